@@ -1,0 +1,175 @@
+// `ambit up`, `ambit down` and the cluster's internal `cluster-dns` process.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { createLogger } from '../../lib/telemetry/log.js';
+import { loadManifests, openStore } from '../../lib/store/index.js';
+import { POD, type Pod, isPodReady } from '../../lib/k8s/types.js';
+import { LocalCluster, cleanupStale } from '../local/cluster.js';
+import { layout, type ClusterInfo } from '../local/layout.js';
+import { runClusterDns } from '../local/dns/main.js';
+import { applyObject } from './objects.js';
+import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/cli/main.js: what pods and components run as `ambit`. */
+export const AMBIT_BIN = path.resolve(here, '..', 'main.js');
+/** The demo manifests ship as source (cli/local/demo), next to dist/. */
+export const DEMO_DIR = path.resolve(here, '..', '..', '..', 'cli', 'local', 'demo');
+
+interface UpOpts {
+  stateDir?: string;
+  nodes: string;
+  demo?: boolean;
+  detach?: boolean;
+  file?: string[];
+  timeout: string;
+}
+
+async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: string }> {
+  const store = openStore(layout(stateDir).store);
+  try {
+    const pods = await store.list<Pod>(POD);
+    const notReady = pods.filter((p) => p.status?.phase !== 'Running' || !isPodReady(p));
+    return { done: pods.length > 0 && notReady.length === 0, summary: notReady.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.reason ?? p.status?.phase ?? 'Pending'}`).join(', ') };
+  } finally {
+    await store.close();
+  }
+}
+
+async function waitReady(stateDir: string, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the cluster runner exited; see ${layout(stateDir).runnerLog}`);
+    const info = readClusterInfo(stateDir) as (ClusterInfo & { ready?: boolean }) | undefined;
+    if (info?.ready) {
+      const s = await podsSettled(stateDir);
+      last = s.summary;
+      if (s.done) return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`pods not running and ready after ${timeoutMs / 1000}s: ${last || 'cluster not started'}; see ${layout(stateDir).runnerLog}`);
+}
+
+function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
+  const sd = stateDir === '/var/lib/ambit' ? '' : ` --state-dir ${stateDir}`;
+  console.log(`\nAmbit local cluster "${info.prefix}" is up: ${info.nodes.length} node(s), state in ${stateDir}`);
+  const byNode = new Map<string, string[]>();
+  for (const p of pods) {
+    const list = byNode.get(p.spec.nodeName ?? '<unscheduled>') ?? [];
+    list.push(`${p.metadata.namespace}/${p.metadata.name} (${p.status?.podIP ?? 'no IP'})`);
+    byNode.set(p.spec.nodeName ?? '<unscheduled>', list);
+  }
+  for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
+  for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
+  console.log(`\nTry: ambit get pods -A${sd}\n     ambit exec shop/<frontend pod>${sd} -- ambit echo request http://backend.catalog:8080/\n     ambit logs shop/<frontend pod> -c caller${sd}`);
+}
+
+export function upCommand(): Command {
+  return addStateDir(new Command('up'))
+    .description('create a local cluster of network namespaces and run its pods')
+    .option('--nodes <n>', 'number of nodes', '2')
+    .option('--demo', 'apply the demo apps (a frontend calling a backend with two versions)')
+    .option('-f, --file <path...>', 'manifests to apply once the cluster runs')
+    .option('--detach', 'return once every pod runs; the cluster keeps running in the background')
+    .option('--timeout <seconds>', 'how long --detach waits for pods', '180')
+    .action(async (opts: UpOpts) => {
+      const stateDir = path.resolve(stateDirOf(opts));
+      const l = layout(stateDir);
+      const prev = readClusterInfo(stateDir);
+      if (prev?.runnerPid && prev.runnerPid !== process.pid && isAlive(prev.runnerPid)) {
+        throw new Error(`a cluster already runs in ${stateDir} (runner pid ${prev.runnerPid}); use it, or run \`ambit down --state-dir ${stateDir}\``);
+      }
+      const nodes = Number(opts.nodes);
+      if (opts.detach) {
+        mkdirSync(stateDir, { recursive: true });
+        const fd = openSync(l.runnerLog, 'a');
+        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
+        const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, AMBIT_RUNNER_QUIET: '1' } });
+        closeSync(fd);
+        let exited = false;
+        child.on('exit', () => (exited = true));
+        child.unref();
+        await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited);
+        const store = openStore(l.store);
+        printSummary(stateDir, await store.list<Pod>(POD), readClusterInfo(stateDir)!);
+        await store.close();
+        console.log(`\nThe cluster runs in the background (pid ${child.pid}, log ${l.runnerLog}); \`ambit down${stateDir === '/var/lib/ambit' ? '' : ' --state-dir ' + stateDir}\` removes it.`);
+        process.exit(0);
+      }
+      await runForeground(stateDir, nodes, opts);
+    });
+}
+
+async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Promise<void> {
+  const log = createLogger('runner');
+  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN });
+  let stopping = false;
+  const stop = async (purge: boolean) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('tearing the cluster down');
+    await cluster.stop(purge);
+    process.exit(0);
+  };
+  // Ctrl-C / SIGTERM from `ambit down` remove everything the run made.
+  process.on('SIGINT', () => void stop(true));
+  process.on('SIGTERM', () => void stop(true));
+  try {
+    await cluster.start();
+    const files = [...(opts.demo ? [DEMO_DIR] : []), ...(opts.file ?? [])];
+    for (const f of files) for (const o of await loadManifests(f)) await applyObject(cluster.store, o, undefined);
+    if (opts.demo) await cluster.forward({ name: 'frontend', service: 'shop/frontend', port: 8080, hostPort: Number(process.env.AMBIT_DEMO_PORT ?? 18080) });
+    cluster.writeInfo(true);
+  } catch (e) {
+    log.error({ err: e }, 'cluster start failed');
+    await cluster.stop(false).catch(() => undefined);
+    throw e;
+  }
+  if (!process.env.AMBIT_RUNNER_QUIET) {
+    await waitReady(stateDir, 180_000, () => true).catch((e: Error) => log.warn(e.message));
+    printSummary(stateDir, await cluster.store.list<Pod>(POD), readClusterInfo(stateDir)!);
+    console.log('\nPress Ctrl-C to stop and remove the cluster.');
+  }
+  await new Promise(() => undefined);
+}
+
+export function downCommand(): Command {
+  return addStateDir(new Command('down'))
+    .description('stop the local cluster and remove every namespace, rule, process and file it made')
+    .action(async (opts: { stateDir?: string }) => {
+      const stateDir = path.resolve(stateDirOf(opts));
+      const info = readClusterInfo(stateDir);
+      if (info?.runnerPid && isAlive(info.runnerPid)) {
+        process.kill(info.runnerPid, 'SIGTERM');
+        const deadline = Date.now() + 60_000;
+        while (isAlive(info.runnerPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        if (isAlive(info.runnerPid)) process.kill(info.runnerPid, 'SIGKILL');
+      }
+      // Whatever a crashed or killed runner left behind.
+      await cleanupStale(stateDir, createLogger('down', 'warn'));
+      if (existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true });
+      console.log(`cluster in ${stateDir} removed`);
+    });
+}
+
+export function clusterDnsCommand(): Command {
+  return addStateDir(new Command('cluster-dns'))
+    .description('(internal) the cluster DNS server of the local cluster')
+    .option('--listen <addr:port>', 'address to serve on', '0.0.0.0:53')
+    .action(async (opts: { stateDir?: string; listen: string }) => {
+      const i = opts.listen.lastIndexOf(':');
+      const address = opts.listen.slice(0, i);
+      const port = Number(opts.listen.slice(i + 1));
+      const log = createLogger('cluster-dns');
+      const dns = await runClusterDns({ storeDir: layout(stateDirOf(opts)).store, listen: { address, port }, records: { nameserver: address }, log });
+      log.info({ address: dns.address }, 'cluster DNS serving');
+      const stop = () => void dns.close().then(() => process.exit(0));
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+}

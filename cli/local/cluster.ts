@@ -1,0 +1,277 @@
+// The composition root of `ambit up`: the namespace fabric, the store, the controllers, a kubelet
+// and a service proxy per node, cluster DNS, and port-forwards from the host's loopback.
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { connectInNetns } from '../../lib/native/index.js';
+import { openStore } from '../../lib/store/index.js';
+import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
+import { preflight } from '../../lib/sys/preflight.js';
+import type { Logger } from '../../lib/telemetry/log.js';
+import { ENDPOINTS, NAMESPACE, NODE, POD, SERVICE, type Endpoints, type Pod, type Service } from '../../lib/k8s/types.js';
+import { ControllerManager } from './controllers/manager.js';
+import { Informer, debounced } from './controllers/informer.js';
+import { DNS_VIP } from './controllers/vip.js';
+import { Component, killComponentLeftovers } from './components.js';
+import { Kubelet, type PodNetwork } from './kubelet.js';
+import { clusterPrefix, layout, type ClusterInfo, type Layout } from './layout.js';
+import { createCluster, teardown, type ClusterNetwork, type NodeNetwork } from './net/fabric.js';
+import { createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PluginConf } from './net/cni.js';
+import { ServiceProxy } from './net/kubeproxy.js';
+import { startPortForward, type PortForward } from './net/portforward.js';
+import { toProxyInput } from './svcmap.js';
+import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
+
+export interface LocalClusterOptions {
+  stateDir: string;
+  nodes: number;
+  log: Logger;
+  /** The `ambit` entry point (dist/cli/main.js) that pods and components run. */
+  ambitBin: string;
+  /** Extra CNI plugins chained after bridge + host-local (the CNI issue adds ambit-cni). */
+  extraCniPlugins?: PluginConf[];
+}
+
+export interface ForwardSpec {
+  name: string;
+  /** A Service `ns/name` and its port, reached from node 1 through its VIP. */
+  service: string;
+  port: number;
+  hostPort?: number;
+}
+
+/** Cleans up whatever an earlier runner of this state directory left behind. */
+export async function cleanupStale(stateDir: string, log: Logger): Promise<void> {
+  const l = layout(stateDir);
+  if (existsSync(l.pods)) {
+    for (const d of readdirSync(l.pods)) {
+      const killed = killLeftovers(pidsFilePath(path.join(l.pods, d, 'logs')));
+      if (killed.length) log.info({ pod: d, killed }, 'killed leftover container processes');
+    }
+  }
+  const killed = killComponentLeftovers(l.components);
+  if (killed.length) log.info({ killed }, 'killed leftover component processes');
+  await teardown(clusterPrefix(stateDir), { log, stateDir });
+  rmSync(l.pods, { recursive: true, force: true });
+  rmSync(l.cni, { recursive: true, force: true });
+  rmSync(l.cluster, { force: true });
+}
+
+export class LocalCluster {
+  readonly prefix: string;
+  readonly l: Layout;
+  store!: ClusterStore;
+  net!: ClusterNetwork;
+  private manager?: ControllerManager;
+  private kubelets: Kubelet[] = [];
+  private proxies: ServiceProxy[] = [];
+  private components: Component[] = [];
+  private forwards: PortForward[] = [];
+  private svcInformer?: Informer<Service>;
+  private epInformer?: Informer<Endpoints>;
+  private proxyLoop?: ReturnType<typeof debounced>;
+  readonly forwardAddrs: Record<string, string> = {};
+
+  constructor(private readonly o: LocalClusterOptions) {
+    this.prefix = clusterPrefix(o.stateDir);
+    this.l = layout(o.stateDir);
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  async start(): Promise<void> {
+    const log = this.o.log;
+    await preflight((m) => log.info(m));
+    await cleanupStale(this.o.stateDir, log);
+    mkdirSync(this.l.root, { recursive: true });
+    this.writeInfo();
+    this.net = await createCluster({ prefix: this.prefix, nodes: this.o.nodes, replace: true, log });
+    this.store = openStore(this.l.store);
+    await this.seedObjects();
+    this.installBin();
+    this.startDns();
+    this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
+    this.manager.start();
+    for (const node of this.net.nodes) await this.startNode(node);
+    this.startServiceProxies();
+  }
+
+  /** Pods and components find `ambit` on their PATH, as if it were in their image. */
+  private installBin(): void {
+    const bin = path.join(this.l.root, 'bin');
+    mkdirSync(bin, { recursive: true });
+    rmSync(path.join(bin, 'ambit'), { force: true });
+    symlinkSync(this.o.ambitBin, path.join(bin, 'ambit'));
+  }
+
+  get binDir(): string {
+    return path.join(this.l.root, 'bin');
+  }
+
+  private async seedObjects(): Promise<void> {
+    const s = this.store;
+    // Pods of an earlier run are gone with their namespaces; their Deployments recreate them.
+    for (const p of await s.list(POD)) await s.delete({ ...POD, namespace: p.metadata.namespace!, name: p.metadata.name });
+    for (const ns of ['default', 'kube-system']) {
+      if (!(await s.get({ ...NAMESPACE, name: ns }))) await s.create({ ...NAMESPACE, metadata: { name: ns } });
+    }
+    for (const n of this.net.nodes) {
+      const node: KubeObject = {
+        ...NODE,
+        metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'ambit.dev/netns': n.netns } },
+        spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] },
+        status: {
+          addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }],
+          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastTransitionTime: new Date().toISOString() }],
+        },
+      };
+      await s.apply(node);
+    }
+    const dns: Service = {
+      ...SERVICE,
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+      spec: { clusterIP: DNS_VIP, clusterIPs: [DNS_VIP], type: 'ClusterIP', ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }] },
+    };
+    await s.apply(dns);
+    const ep: Endpoints = {
+      ...ENDPOINTS,
+      metadata: { name: 'kube-dns', namespace: 'kube-system' },
+      subsets: [{ addresses: [{ ip: this.net.control.dnsAddress }], ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }] }],
+    };
+    await s.apply(ep);
+  }
+
+  private startDns(): void {
+    const c = new Component({
+      name: 'cluster-dns',
+      netns: this.net.control.netns,
+      argv: [process.execPath, this.o.ambitBin, 'cluster-dns', '--state-dir', this.l.root, '--listen', `${this.net.control.dnsAddress}:53`],
+      dir: this.l.components,
+      log: this.o.log,
+    });
+    this.components.push(c.start());
+  }
+
+  /** Runs an extra component (control plane, node agents) supervised like cluster DNS. */
+  startComponent(name: string, netns: string | undefined, args: string[], env: Record<string, string> = {}): Component {
+    const c = new Component({ name, ...(netns ? { netns } : {}), argv: [process.execPath, this.o.ambitBin, ...args], env, dir: this.l.components, log: this.o.log });
+    this.components.push(c.start());
+    return c;
+  }
+
+  private async startNode(node: NodeNetwork): Promise<void> {
+    const log = this.o.log.child({ node: node.name });
+    const cni: CniNode = await setupNodeCni(this.prefix, node, this.l.root, { extraPlugins: this.o.extraCniPlugins ?? [], log });
+    const dial = (host: string, port: number, timeoutMs: number) => connectInNetns(node.netnsPath, host, port, { timeoutMs });
+    const kubelet = new Kubelet({
+      node: node.name,
+      hostIP: node.address,
+      store: this.store,
+      log,
+      networker: {
+        setUp: async (pod: Pod): Promise<PodNetwork> => {
+          const pn = await createPodNetwork(cni, { namespace: pod.metadata.namespace, name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) });
+          writePodEtc(pn.netns, pod, pn.ip);
+          return { netns: pn.netns, netnsPath: pn.netnsPath, ip: pn.ip };
+        },
+        tearDown: async (pod: Pod): Promise<void> => {
+          await deletePodNetwork(cni, { namespace: pod.metadata.namespace, name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) });
+        },
+      },
+      runtime: {
+        start: async (pod, net, nodeName, onStatus) => {
+          const rt = new PodRuntime({ dial, logger: log, baseEnv: { PATH: `${this.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/root' } });
+          rt.start(pod.spec, {
+            netns: net.netns,
+            podName: pod.metadata.name,
+            namespace: pod.metadata.namespace,
+            ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+            podIP: net.ip,
+            hostIP: node.address,
+            nodeName,
+            labels: pod.metadata.labels ?? {},
+            annotations: pod.metadata.annotations ?? {},
+            logDir: podLogDir(this.l, pod.metadata.namespace, pod.metadata.name),
+            // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name.
+            extraEnv: { HOSTNAME: pod.metadata.name },
+          }, (s) => onStatus(s as Pod['status'] & object));
+          return rt;
+        },
+      },
+    });
+    kubelet.start();
+    this.kubelets.push(kubelet);
+  }
+
+  private startServiceProxies(): void {
+    this.proxies = this.net.nodes.map((n) => new ServiceProxy({ netns: n.netns, clusterCIDR: this.net.clusterPodCIDR, log: this.o.log.child({ node: n.name }) }));
+    const sync = async () => {
+      const { services, endpoints } = toProxyInput([...this.svcInformer!.items.values()], [...this.epInformer!.items.values()]);
+      await Promise.all(this.proxies.map((p) => p.sync(services, endpoints)));
+    };
+    this.proxyLoop = debounced(sync, 20, (e) => this.o.log.error({ err: e }, 'service proxy sync failed'));
+    this.svcInformer = new Informer<Service>(this.store, SERVICE, () => this.proxyLoop!.trigger()).start();
+    this.epInformer = new Informer<Endpoints>(this.store, ENDPOINTS, () => this.proxyLoop!.trigger()).start();
+  }
+
+  /** Forwards host loopback to a Service VIP port, connecting from node 1's namespace. */
+  async forward(spec: ForwardSpec): Promise<PortForward> {
+    const [ns, name] = spec.service.split('/') as [string, string];
+    const deadline = Date.now() + 30_000;
+    let svc: Service | undefined;
+    while (!(svc = await this.store.get<Service>({ ...SERVICE, namespace: ns, name }))?.spec?.clusterIP) {
+      if (Date.now() > deadline) throw new Error(`service ${spec.service} has no clusterIP`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const pf = await startPortForward({ netns: this.net.nodes[0]!.netns, host: svc.spec.clusterIP!, port: spec.port, hostPort: spec.hostPort ?? 0, log: this.o.log });
+    this.forwards.push(pf);
+    this.forwardAddrs[spec.name] = `${pf.address}:${pf.port}`;
+    this.writeInfo();
+    return pf;
+  }
+
+  writeInfo(ready = false): void {
+    const info: ClusterInfo & { ready: boolean } = {
+      prefix: this.prefix,
+      stateDir: this.l.root,
+      nodes: this.net?.nodes.map((n) => n.name) ?? [],
+      runnerPid: process.pid,
+      forwards: this.forwardAddrs,
+      createdAt: new Date().toISOString(),
+      ready,
+    };
+    writeFileSync(this.l.cluster, JSON.stringify(info, null, 2) + '\n');
+  }
+
+  /** Stops everything and removes every namespace, rule, process and (with `purge`) file. */
+  async stop(purge: boolean): Promise<void> {
+    const log = this.o.log;
+    for (const f of this.forwards) await f.close().catch(() => undefined);
+    this.proxyLoop?.cancel();
+    this.svcInformer?.close();
+    this.epInformer?.close();
+    this.manager?.close();
+    await Promise.all(this.kubelets.map((k) => k.close()));
+    await Promise.all(this.components.map((c) => c.stop()));
+    await teardown(this.prefix, { log, stateDir: this.o.stateDir }).catch((e: unknown) => log.error({ err: e }, 'teardown failed'));
+    await this.store?.close();
+    rmSync(this.l.cluster, { force: true });
+    rmSync(this.l.pods, { recursive: true, force: true });
+    rmSync(this.l.components, { recursive: true, force: true });
+    if (purge) rmSync(this.l.root, { recursive: true, force: true });
+  }
+}
+
+export function podLogDir(l: Layout, namespace: string, name: string): string {
+  return path.join(l.podDir(namespace, name), 'logs');
+}
+
+/** /etc/netns/<netns>/{resolv.conf,hosts}: `ip netns exec` bind-mounts them over /etc for the pod. */
+export function writePodEtc(netns: string, pod: Pod, ip: string): void {
+  const dir = path.join('/etc/netns', netns);
+  mkdirSync(dir, { recursive: true });
+  const ns = pod.metadata.namespace;
+  writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${DNS_VIP}\nsearch ${ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`);
+  writeFileSync(path.join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${pod.metadata.name}\n`);
+}

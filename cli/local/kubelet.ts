@@ -1,0 +1,168 @@
+// The node agent of the local cluster: for every Pod bound to its node it sets up the pod's
+// network (CNI), starts its containers, and reports status; when the Pod goes, it stops the
+// containers and tears the network down. A pod whose network cannot be set up (e.g. a chained CNI
+// plugin refusing ADD) is retried with back-off and never started without it.
+import type { Logger } from '../../lib/telemetry/log.js';
+import type { ClusterStore, Watch } from '../../lib/store/types.js';
+import { replaceWith } from '../../lib/store/patch.js';
+import { POD, type Pod, type PodStatus } from '../../lib/k8s/types.js';
+
+export interface PodNetwork {
+  netns: string;
+  netnsPath: string;
+  ip: string;
+}
+
+export interface Networker {
+  setUp(pod: Pod, node: string): Promise<PodNetwork>;
+  tearDown(pod: Pod, node: string): Promise<void>;
+}
+
+export interface RunningPod {
+  stop(graceSeconds?: number): Promise<void>;
+}
+
+export interface Runtime {
+  start(pod: Pod, net: PodNetwork, node: string, onStatus: (s: PodStatus) => void): Promise<RunningPod>;
+}
+
+export const NETNS_ANNOTATION = 'ambit.dev/netns';
+
+interface Entry {
+  pod: Pod;
+  net?: PodNetwork;
+  running?: RunningPod;
+  deleted: boolean;
+  /** Serialises the operations on one pod. */
+  chain: Promise<void>;
+  retry?: NodeJS.Timeout;
+  attempts: number;
+}
+
+export interface KubeletOptions {
+  node: string;
+  hostIP: string;
+  store: ClusterStore;
+  networker: Networker;
+  runtime: Runtime;
+  log: Logger;
+  retryBaseMs?: number;
+}
+
+export class Kubelet {
+  private readonly pods = new Map<string, Entry>();
+  private watch?: Watch;
+  private closed = false;
+
+  constructor(private readonly o: KubeletOptions) {}
+
+  start(): void {
+    this.watch = this.o.store.watch<Pod>(POD, {}, (ev) => {
+      const pod = ev.object;
+      if (pod.spec?.nodeName !== this.o.node) return;
+      const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid ?? ''}`;
+      if (ev.type === 'DELETED') this.remove(key);
+      else if (!this.pods.has(key)) this.add(key, pod);
+      else this.pods.get(key)!.pod = pod;
+    });
+  }
+
+  /** Pods known to this node, for tests and `down`. */
+  podKeys(): string[] {
+    return [...this.pods.keys()];
+  }
+
+  private enqueue(e: Entry, fn: () => Promise<void>): Promise<void> {
+    e.chain = e.chain.then(fn).catch((err: unknown) => this.o.log.error({ err, pod: e.pod.metadata.name }, 'pod operation failed'));
+    return e.chain;
+  }
+
+  private add(key: string, pod: Pod): void {
+    const e: Entry = { pod, deleted: false, chain: Promise.resolve(), attempts: 0 };
+    this.pods.set(key, e);
+    void this.enqueue(e, () => this.startPod(e));
+  }
+
+  private remove(key: string): void {
+    const e = this.pods.get(key);
+    if (!e) return;
+    e.deleted = true;
+    if (e.retry) clearTimeout(e.retry);
+    void this.enqueue(e, () => this.stopPod(e)).then(() => this.pods.delete(key));
+  }
+
+  private async patchStatus(e: Entry, status: PodStatus, extraMeta?: Record<string, unknown>): Promise<void> {
+    if (e.deleted || this.closed) return;
+    const key = { ...POD, namespace: e.pod.metadata.namespace, name: e.pod.metadata.name };
+    const next = { ...status, hostIP: this.o.hostIP, ...(e.net ? { podIP: e.net.ip, podIPs: [{ ip: e.net.ip }] } : {}) } as Record<string, unknown>;
+    const patch: Record<string, unknown> = { status: replaceWith(e.pod.status as Record<string, unknown> | undefined, next) };
+    if (extraMeta) patch.metadata = extraMeta;
+    try {
+      e.pod = await this.o.store.patch<Pod>(key, patch);
+    } catch (err) {
+      // The pod may have been deleted meanwhile; its DELETED event stops it.
+      this.o.log.debug({ err, pod: key.name }, 'status update skipped');
+    }
+  }
+
+  private async startPod(e: Entry): Promise<void> {
+    if (e.deleted || this.closed) return;
+    const { pod } = e;
+    const name = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    try {
+      e.net = await this.o.networker.setUp(pod, this.o.node);
+    } catch (err) {
+      e.attempts++;
+      const delay = Math.min((this.o.retryBaseMs ?? 500) * 2 ** (e.attempts - 1), 10_000);
+      const msg = err instanceof Error ? err.message : String(err);
+      this.o.log.warn({ pod: name, attempt: e.attempts, retryInMs: delay, err: msg }, 'pod network set-up failed; will retry');
+      await this.patchStatus(e, { phase: 'Pending', reason: 'FailedCreatePodSandBox', message: msg, conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'FailedCreatePodSandBox' }] });
+      if (!e.deleted && !this.closed) e.retry = setTimeout(() => void this.enqueue(e, () => this.startPod(e)), delay);
+      return;
+    }
+    if (e.deleted || this.closed) return;
+    await this.patchStatus(e, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] }, { annotations: { [NETNS_ANNOTATION]: e.net.netns } });
+    this.o.log.info({ pod: name, ip: e.net.ip, netns: e.net.netns }, 'pod network ready; starting containers');
+    // Status callbacks are written in order, without piling up: only the newest pending one is kept.
+    let pending: PodStatus | undefined;
+    let writing = false;
+    const flush = async () => {
+      if (writing) return;
+      writing = true;
+      while (pending) {
+        const s = pending;
+        pending = undefined;
+        await this.patchStatus(e, s);
+      }
+      writing = false;
+    };
+    e.running = await this.o.runtime.start(pod, e.net, this.o.node, (s) => {
+      pending = s;
+      void flush();
+    });
+  }
+
+  private async stopPod(e: Entry): Promise<void> {
+    const name = `${e.pod.metadata.namespace}/${e.pod.metadata.name}`;
+    if (e.running) await e.running.stop(e.pod.spec.terminationGracePeriodSeconds);
+    e.running = undefined;
+    if (e.net) {
+      await this.o.networker.tearDown(e.pod, this.o.node).catch((err: unknown) => this.o.log.warn({ err, pod: name }, 'pod network tear-down failed'));
+    }
+    this.o.log.info({ pod: name }, 'pod stopped');
+  }
+
+  /** Stops every pod on the node (for `down` / Ctrl-C). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watch?.close();
+    await Promise.all(
+      [...this.pods.values()].map((e) => {
+        e.deleted = true;
+        if (e.retry) clearTimeout(e.retry);
+        return this.enqueue(e, () => this.stopPod(e));
+      }),
+    );
+    this.pods.clear();
+  }
+}
