@@ -1,0 +1,130 @@
+/**
+ * The control plane's model: a snapshot of cluster objects in, the resources ztunnel is served out
+ * (`istio.workload.Address`, `istio.security.Authorization`), each with a content version. Pure:
+ * nothing here knows which store back end produced the snapshot (DESIGN.md §3).
+ */
+import { L, SelectorIndex } from './labels.js';
+import { Problems, readMeta } from './objects.js';
+import { buildPeerAuthentications } from './peerauth.js';
+import { buildAuthorizationPolicies } from './policies.js';
+import { buildServices, parseServices, type NamespaceInfo, type ParsedService } from './services.js';
+import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto, type Address, type Authorization } from './toProto.js';
+import { resolveOptions, type InternalModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem } from './types.js';
+import { buildWaypoints } from './waypoints.js';
+import { buildWorkloads } from './workloads.js';
+
+export type * from './types.js';
+export { resolveOptions } from './types.js';
+export { STATIC_STRICT } from './peerauth.js';
+
+export interface ModelVersions {
+  /** Resource name → version, for the Address type. */
+  addresses: Map<string, string>;
+  /** Resource name → version, for the Authorization type. */
+  authorizations: Map<string, string>;
+}
+
+export interface Model {
+  /** Keyed by xDS resource name: workload uid, or `<ns>/<hostname>` for services. */
+  addresses: Map<string, Address>;
+  /** Keyed by `<ns>/<name>`. */
+  authorizations: Map<string, Authorization>;
+  versions: ModelVersions;
+  /** Objects (or parts of them) that were skipped, each naming the object and the field. */
+  problems: Problem[];
+  /** `ZtunnelAccepted` conditions, by `AuthorizationPolicy/<ns>/<name>` or `PeerAuthentication/<ns>/<name>`. */
+  policyStatus: Map<string, ObjectStatus>;
+  /** `istio.io/WaypointBound` conditions, by `<ns>/<name>` of the Service. */
+  serviceStatus: Map<string, ObjectStatus>;
+}
+
+function readNamespaces(objs: readonly unknown[], problems: Problems): Map<string, NamespaceInfo> {
+  const out = new Map<string, NamespaceInfo>();
+  for (const o of objs) {
+    const meta = readMeta(o, 'Namespace', false, problems);
+    if (meta && !out.has(meta.name)) out.set(meta.name, { labels: meta.labels, annotations: meta.annotations });
+  }
+  return out;
+}
+
+function readLocalities(objs: readonly unknown[], problems: Problems): Map<string, { region: string; zone: string; subzone: string }> {
+  const out = new Map<string, { region: string; zone: string; subzone: string }>();
+  for (const o of objs) {
+    const meta = readMeta(o, 'Node', false, problems);
+    const ls = meta?.labels;
+    if (!meta || !ls || !(ls[L.region] || ls[L.zone] || ls[L.subzone])) continue;
+    out.set(meta.name, { region: ls[L.region] ?? '', zone: ls[L.zone] ?? '', subzone: ls[L.subzone] ?? '' });
+  }
+  return out;
+}
+
+/** The model before encoding (readable shapes; what the tests and debug endpoints look at). */
+export function buildInternalModel(snapshot: ModelSnapshot, options?: ModelOptions): InternalModel {
+  const opts = resolveOptions(options);
+  const problems = new Problems();
+  const namespaces = readNamespaces(snapshot.namespaces ?? [], problems);
+  const localities = readLocalities(snapshot.nodes ?? [], problems);
+  const parsed = parseServices(snapshot.services ?? [], opts, problems);
+  const waypoints = buildWaypoints(snapshot.gateways ?? [], parsed.map((s) => s.meta), opts, problems);
+  const { services, status: serviceStatus } = buildServices(parsed, namespaces, waypoints, opts);
+  const authz = buildAuthorizationPolicies(snapshot.authorizationPolicies ?? [], opts, problems);
+  const peerAuth = buildPeerAuthentications(snapshot.peerAuthentications ?? [], opts, problems);
+  const servicesByNs = new Map<string, SelectorIndex<ParsedService>>();
+  for (const s of parsed) {
+    if (!s.selector) continue;
+    const index = servicesByNs.get(s.meta.namespace) ?? new SelectorIndex<ParsedService>();
+    index.add(s.selector, s);
+    servicesByNs.set(s.meta.namespace, index);
+  }
+  const workloads = buildWorkloads(
+    snapshot.pods ?? [],
+    { opts, namespaces, servicesByNs, waypoints, selectorPolicies: authz.selectorPolicies, peerAuth, localities },
+    problems,
+  );
+  const authorizations = new Map(authz.authorizations);
+  for (const [k, v] of peerAuth.authorizations) authorizations.set(k, v);
+  return { workloads, services, authorizations, problems: problems.list, policyStatus: new Map([...authz.status, ...peerAuth.status]), serviceStatus };
+}
+
+/** Builds every resource Ambit serves to ztunnel from one snapshot of the cluster. */
+export function buildModel(snapshot: ModelSnapshot, options?: ModelOptions): Model {
+  const m = buildInternalModel(snapshot, options);
+  const addresses = new Map<string, Address>();
+  const authorizations = new Map<string, Authorization>();
+  const versions: ModelVersions = { addresses: new Map(), authorizations: new Map() };
+  for (const [k, w] of m.workloads) addresses.set(k, workloadToProto(w));
+  for (const [k, s] of m.services) addresses.set(k, serviceToProto(s));
+  for (const [k, a] of m.authorizations) authorizations.set(k, authorizationToProto(a));
+  for (const [k, a] of addresses) versions.addresses.set(k, addressVersion(a));
+  for (const [k, a] of authorizations) versions.authorizations.set(k, authorizationVersion(a));
+  return { addresses, authorizations, versions, problems: m.problems, policyStatus: m.policyStatus, serviceStatus: m.serviceStatus };
+}
+
+export interface ResourceDiff {
+  /** Names that are new or whose version changed, sorted. */
+  upserts: string[];
+  /** Names that are gone, sorted. */
+  removals: string[];
+}
+
+export interface ModelDiff {
+  addresses: ResourceDiff;
+  authorizations: ResourceDiff;
+}
+
+function diffVersions(prev: ReadonlyMap<string, string>, next: ReadonlyMap<string, string>): ResourceDiff {
+  const upserts: string[] = [];
+  const removals: string[] = [];
+  for (const [k, v] of next) if (prev.get(k) !== v) upserts.push(k);
+  for (const k of prev.keys()) if (!next.has(k)) removals.push(k);
+  return { upserts: upserts.sort(), removals: removals.sort() };
+}
+
+/** What changed between two models; `prev` undefined means everything in `next` is new. */
+export function diffModels(prev: Pick<Model, 'versions'> | undefined, next: Pick<Model, 'versions'>): ModelDiff {
+  const empty = new Map<string, string>();
+  return {
+    addresses: diffVersions(prev?.versions.addresses ?? empty, next.versions.addresses),
+    authorizations: diffVersions(prev?.versions.authorizations ?? empty, next.versions.authorizations),
+  };
+}
