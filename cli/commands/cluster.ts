@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { createLogger } from '../../lib/telemetry/log.js';
 import { loadManifests, openStore } from '../../lib/store/index.js';
-import { POD, type Pod, isPodReady } from '../../lib/k8s/types.js';
+import { DEPLOYMENT, POD, type Deployment, type Pod, isPodReady } from '../../lib/k8s/types.js';
 import { LocalCluster, cleanupStale } from '../local/cluster.js';
 import { layout, type ClusterInfo } from '../local/layout.js';
 import { runClusterDns } from '../local/dns/main.js';
@@ -28,24 +28,32 @@ interface UpOpts {
   timeout: string;
 }
 
+/** Settled: every Deployment has its replicas, and every pod runs and is Ready. */
 async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: string }> {
   const store = openStore(layout(stateDir).store);
   try {
     const pods = await store.list<Pod>(POD);
+    const deps = await store.list<Deployment>(DEPLOYMENT);
     const notReady = pods.filter((p) => p.status?.phase !== 'Running' || !isPodReady(p));
-    return { done: pods.length > 0 && notReady.length === 0, summary: notReady.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.reason ?? p.status?.phase ?? 'Pending'}`).join(', ') };
+    const short = deps.filter((d) => (d.status?.readyReplicas ?? 0) < (d.spec.replicas ?? 1) || d.status?.observedGeneration !== d.metadata.generation);
+    const summary = [
+      ...notReady.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.reason ?? p.status?.phase ?? 'Pending'}`),
+      ...short.map((d) => `deployment ${d.metadata.namespace}/${d.metadata.name} ${d.status?.readyReplicas ?? 0}/${d.spec.replicas ?? 1} ready`),
+    ].join(', ');
+    return { done: notReady.length === 0 && short.length === 0, summary };
   } finally {
     await store.close();
   }
 }
 
-async function waitReady(stateDir: string, timeoutMs: number, alive: () => boolean): Promise<void> {
+async function waitReady(stateDir: string, timeoutMs: number, alive: () => boolean, runnerPid: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     if (!alive()) throw new Error(`the cluster runner exited; see ${layout(stateDir).runnerLog}`);
     const info = readClusterInfo(stateDir) as (ClusterInfo & { ready?: boolean }) | undefined;
-    if (info?.ready) {
+    // Only the record of this runner counts: a crashed one may have left a stale `ready`.
+    if (info?.ready && info.runnerPid === runnerPid) {
       const s = await podsSettled(stateDir);
       last = s.summary;
       if (s.done) return;
@@ -94,7 +102,7 @@ export function upCommand(): Command {
         let exited = false;
         child.on('exit', () => (exited = true));
         child.unref();
-        await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited);
+        await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited, child.pid!);
         const store = openStore(l.store);
         printSummary(stateDir, await store.list<Pod>(POD), readClusterInfo(stateDir)!);
         await store.close();
@@ -131,7 +139,7 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
     throw e;
   }
   if (!process.env.AMBIT_RUNNER_QUIET) {
-    await waitReady(stateDir, 180_000, () => true).catch((e: Error) => log.warn(e.message));
+    await waitReady(stateDir, 180_000, () => true, process.pid).catch((e: Error) => log.warn(e.message));
     printSummary(stateDir, await cluster.store.list<Pod>(POD), readClusterInfo(stateDir)!);
     console.log('\nPress Ctrl-C to stop and remove the cluster.');
   }
