@@ -63,8 +63,17 @@ async function waitReady(stateDir: string, timeoutMs: number, alive: () => boole
   throw new Error(`pods not running and ready after ${timeoutMs / 1000}s: ${last || 'cluster not started'}; see ${layout(stateDir).runnerLog}`);
 }
 
+/** How the user ran us: `ambit` when it is on the PATH, else the node command line. */
+function invocation(): string {
+  const onPath = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, 'ambit')));
+  return onPath ? 'ambit' : `node ${path.relative(process.cwd(), AMBIT_BIN) || AMBIT_BIN}`;
+}
+
 function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
   const sd = stateDir === '/var/lib/ambit' ? '' : ` --state-dir ${stateDir}`;
+  const a = invocation();
+  const front = pods.find((p) => p.metadata.namespace === 'shop')?.metadata.name ?? pods[0]?.metadata.name ?? 'POD';
+  const frontNs = pods.find((p) => p.metadata.name === front)?.metadata.namespace ?? 'default';
   console.log(`\nAmbit local cluster "${info.prefix}" is up: ${info.nodes.length} node(s), state in ${stateDir}`);
   const byNode = new Map<string, string[]>();
   for (const p of pods) {
@@ -74,7 +83,10 @@ function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
   }
   for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
   for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
-  console.log(`\nTry: ambit get pods -A${sd}\n     ambit exec shop/<frontend pod>${sd} -- ambit echo request http://backend.catalog:8080/\n     ambit logs shop/<frontend pod> -c caller${sd}`);
+  console.log(`\nTry: ${a} get pods -A${sd}`);
+  if (frontNs === 'shop') {
+    console.log(`     ${a} exec ${frontNs}/${front}${sd} -- ambit echo request http://backend.catalog:8080/\n     ${a} logs ${frontNs}/${front}${sd} -c caller`);
+  }
 }
 
 export function upCommand(): Command {
@@ -114,14 +126,19 @@ export function upCommand(): Command {
 }
 
 async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Promise<void> {
-  const log = createLogger('runner');
+  // Detached, stdout already is the runner log; in a terminal the log goes to its file and the
+  // terminal shows the summary.
+  const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner') : createLogger('runner', undefined, layout(stateDir).runnerLog);
+  if (!process.env.AMBIT_RUNNER_QUIET) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
   const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN });
   let stopping = false;
   const stop = async (purge: boolean) => {
     if (stopping) return;
     stopping = true;
     log.info('tearing the cluster down');
+    if (!process.env.AMBIT_RUNNER_QUIET) console.log('\nStopping: removing pods, namespaces and rules …');
     await cluster.stop(purge);
+    if (!process.env.AMBIT_RUNNER_QUIET) console.log('Cluster removed.');
     process.exit(0);
   };
   // Ctrl-C / SIGTERM from `ambit down` remove everything the run made.

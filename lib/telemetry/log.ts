@@ -6,13 +6,15 @@ export type { Logger };
  * One structured JSON logger for every component. `component` names the process
  * (control, ztunnel, cni-agent, …) and is on every line.
  */
-export function createLogger(component: string, level: LevelWithSilent = (process.env.AMBIT_LOG_LEVEL as LevelWithSilent) || 'info'): Logger {
-  return pino({
+export function createLogger(component: string, level: LevelWithSilent = (process.env.AMBIT_LOG_LEVEL as LevelWithSilent) || 'info', file?: string): Logger {
+  const opts = {
     level,
     base: { component },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  // A file destination is synchronous so that nothing is lost when the process exits.
+  return file ? pino(opts, pino.destination({ dest: file, append: true, mkdir: true, sync: true })) : pino(opts);
 }
 
 /** A logger that drops everything; for unit tests and library defaults. */
