@@ -56,6 +56,12 @@ export interface WatchOptions extends ListOptions {
    * event for every existing object (like an informer's initial list).
    */
   resourceVersion?: string;
+  /**
+   * Called when the watch cannot go on; it is closed afterwards. `Gone`: `resourceVersion` is older
+   * than the history the store keeps (list again and watch without it). Without a handler the
+   * store logs the error.
+   */
+  onError?: (err: StoreError) => void;
 }
 
 export interface Watch {
@@ -69,9 +75,12 @@ export interface Watch {
  */
 export type MergePatch = Record<string, unknown>;
 
+/** Kubernetes' status reasons; `Gone` is a watch from a resourceVersion that is too old. */
+export type StoreErrorCode = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'Gone';
+
 export class StoreError extends Error {
   constructor(
-    readonly code: 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid',
+    readonly code: StoreErrorCode,
     message: string,
   ) {
     super(message);
