@@ -1,7 +1,7 @@
 // kubectl-like object commands on the cluster store: apply, delete, get, label.
 import { Command } from 'commander';
 import { stringify } from 'yaml';
-import { kindRef, loadManifests, parseManifests, resolveResource, type KindInfo } from '../../lib/store/index.js';
+import { kindInfo, kindRef, loadManifests, parseManifests, resolveResource } from '../../lib/store/index.js';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { asList, formatTable, parseLabelArgs } from '../format.js';
 import { addStateDir, clusterStore, stateDirOf } from './common.js';
@@ -29,7 +29,7 @@ async function readInputs(files: string[]): Promise<KubeObject[]> {
  * the cluster filled in (status, a Service's clusterIP, a Pod's nodeName) is kept.
  */
 export async function applyObject(store: ClusterStore, obj: KubeObject, defaultNs: string | undefined): Promise<'created' | 'configured' | 'unchanged'> {
-  const info = resolveKind(obj);
+  const info = kindInfo(obj);
   if (info.namespaced) obj.metadata.namespace ??= defaultNs ?? 'default';
   const key = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, ...(info.namespaced ? { namespace: obj.metadata.namespace } : {}) };
   const cur = await store.get(key);
@@ -47,17 +47,6 @@ export async function applyObject(store: ClusterStore, obj: KubeObject, defaultN
   if (strip(cur) === strip({ ...next, metadata: { ...next.metadata, namespace: cur.metadata.namespace } })) return 'unchanged';
   await store.apply(next);
   return 'configured';
-}
-
-function resolveKind(obj: KubeObject): KindInfo {
-  const group = obj.apiVersion.includes('/') ? obj.apiVersion.split('/')[0]! : '';
-  try {
-    const info = resolveResource(group ? `${obj.kind}.${group}` : obj.kind);
-    return info;
-  } catch {
-    // Unknown kinds are stored too (namespaced), so a user's object is never dropped.
-    return { group, version: obj.apiVersion, versions: [obj.apiVersion], kind: obj.kind, plural: obj.kind.toLowerCase() + 's', singular: obj.kind.toLowerCase(), shortNames: [], namespaced: true, nameRule: 'subdomain', known: false };
-  }
 }
 
 export function applyCommand(): Command {
@@ -100,7 +89,7 @@ export function deleteCommand(): Command {
         // Namespaces last, so their contents go first.
         const ordered = [...targets.filter((o) => o.kind !== 'Namespace'), ...targets.filter((o) => o.kind === 'Namespace')];
         for (const o of ordered) {
-          const info = resolveKind(o);
+          const info = kindInfo(o);
           const namespace = info.namespaced ? (o.metadata.namespace ?? opts.namespace ?? 'default') : undefined;
           if (o.kind === 'Namespace') await deleteNamespaceContents(store, o.metadata.name);
           const gone = await store.delete({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, ...(namespace ? { namespace } : {}) });
