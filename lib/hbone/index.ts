@@ -1,0 +1,11 @@
+// HBONE: HTTP/2 CONNECT over mutual TLS 1.3, the mesh's tunnel (reference istio-ambient-dataplane.md §1).
+export * from './authority.js';
+export * from './client.js';
+export * from './constants.js';
+export * from './copy.js';
+export * from './errors.js';
+export * from './headers.js';
+export * from './keepalive.js';
+export * from './pool.js';
+export * from './server.js';
+export * from './tls.js';
