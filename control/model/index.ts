@@ -11,7 +11,7 @@ import { buildServices, parseServices, type NamespaceInfo, type ParsedService } 
 import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto, type Address, type Authorization } from './toProto.js';
 import { resolveOptions, type InternalModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem } from './types.js';
 import { buildWaypoints } from './waypoints.js';
-import { buildWorkloads } from './workloads.js';
+import { buildWorkloads, type WorkloadContext } from './workloads.js';
 
 export type * from './types.js';
 export { resolveOptions } from './types.js';
@@ -58,8 +58,22 @@ function readLocalities(objs: readonly unknown[], problems: Problems): Map<strin
   return out;
 }
 
-/** The model before encoding (readable shapes; what the tests and debug endpoints look at). */
-export function buildInternalModel(snapshot: ModelSnapshot, options?: ModelOptions): InternalModel {
+/** Everything of the model that does not come from Pods, and what each Pod's workload is built against. */
+export interface ModelContext {
+  workloadContext: WorkloadContext;
+  services: InternalModel['services'];
+  authorizations: InternalModel['authorizations'];
+  policyStatus: InternalModel['policyStatus'];
+  serviceStatus: InternalModel['serviceStatus'];
+  /** Problems of the non-Pod objects. */
+  problems: Problem[];
+}
+
+/**
+ * The part of the model that does not depend on Pods. A Pod's workload depends only on the Pod and
+ * this context, so a control plane can rebuild one workload when one Pod changes (see incremental.ts).
+ */
+export function buildContext(snapshot: Omit<ModelSnapshot, 'pods'>, options?: ModelOptions): ModelContext {
   const opts = resolveOptions(options);
   const problems = new Problems();
   const namespaces = readNamespaces(snapshot.namespaces ?? [], problems);
@@ -76,14 +90,25 @@ export function buildInternalModel(snapshot: ModelSnapshot, options?: ModelOptio
     index.add(s.selector, s);
     servicesByNs.set(s.meta.namespace, index);
   }
-  const workloads = buildWorkloads(
-    snapshot.pods ?? [],
-    { opts, namespaces, servicesByNs, waypoints, selectorPolicies: authz.selectorPolicies, peerAuth, localities },
-    problems,
-  );
   const authorizations = new Map(authz.authorizations);
   for (const [k, v] of peerAuth.authorizations) authorizations.set(k, v);
-  return { workloads, services, authorizations, problems: problems.list, policyStatus: new Map([...authz.status, ...peerAuth.status]), serviceStatus };
+  return {
+    workloadContext: { opts, namespaces, servicesByNs, waypoints, selectorPolicies: authz.selectorPolicies, peerAuth, localities },
+    services,
+    authorizations,
+    policyStatus: new Map([...authz.status, ...peerAuth.status]),
+    serviceStatus,
+    problems: problems.list,
+  };
+}
+
+/** The model before encoding (readable shapes; what the tests and debug endpoints look at). */
+export function buildInternalModel(snapshot: ModelSnapshot, options?: ModelOptions): InternalModel {
+  const ctx = buildContext(snapshot, options);
+  const problems = new Problems();
+  const workloads = buildWorkloads(snapshot.pods ?? [], ctx.workloadContext, problems);
+  const { services, authorizations, policyStatus, serviceStatus } = ctx;
+  return { workloads, services, authorizations, problems: [...ctx.problems, ...problems.list], policyStatus, serviceStatus };
 }
 
 /** Builds every resource Ambit serves to ztunnel from one snapshot of the cluster. */

@@ -99,6 +99,8 @@ export interface LeafOptions extends Validity {
   publicKey: x509.PublicKey | CryptoKey;
   uris: string[];
   dnsNames?: string[];
+  /** IP address SANs, e.g. for a server that clients dial by address. */
+  ipAddresses?: string[];
   /** Usually absent: a workload certificate's identity is its URI SAN. */
   subject?: string;
   issuer: Issuer;
@@ -109,6 +111,7 @@ export async function createLeafCertificate(opts: LeafOptions): Promise<x509.X50
   const names: x509.JsonGeneralNames = [
     ...opts.uris.map((value) => ({ type: 'url' as const, value })),
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   return x509.X509CertificateGenerator.create({
     ...(opts.subject ? { subject: opts.subject } : {}),

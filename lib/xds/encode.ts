@@ -31,6 +31,31 @@ export function resourceChunk(typeUrl: string, name: string, r: VersionedResourc
   return chunk;
 }
 
+/** Every resource of a snapshot, encoded as the `resources` part of one response. */
+export interface FullSnapshot {
+  body: Uint8Array;
+  /** Resource names in body order (shared: do not modify). */
+  names: string[];
+  versions: ReadonlyMap<string, string>;
+}
+
+/**
+ * The whole snapshot as response bytes. The XdsServer builds it once per type and generation and
+ * shares it among the streams that start from nothing: when many clients connect at once (a
+ * control plane restart), each costs one copy instead of a per-resource delta.
+ */
+export function encodeFullSnapshot(typeUrl: string, snapshot: ReadonlyMap<string, VersionedResource>): FullSnapshot {
+  const names: string[] = [];
+  const versions = new Map<string, string>();
+  const chunks: Uint8Array[] = [];
+  for (const [name, r] of snapshot) {
+    names.push(name);
+    versions.set(name, r.version);
+    chunks.push(resourceChunk(typeUrl, name, r));
+  }
+  return { body: Buffer.concat(chunks), names, versions };
+}
+
 export interface ResponseHead {
   typeUrl: string;
   nonce: string;

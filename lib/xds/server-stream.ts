@@ -5,7 +5,7 @@ import type { Node } from '../proto/gen/envoy/config/core/v3/base_pb.js';
 import type { DeltaDiscoveryRequest } from '../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { Logger } from '../telemetry/log.js';
 import { mergeChanges, type ChangeSet } from './debounce.js';
-import { encodeDeltaResponse, resourceChunk } from './encode.js';
+import { encodeDeltaResponse, resourceChunk, type FullSnapshot } from './encode.js';
 import { changeSubscription, commitDelta, computeDelta, openSubscription, type Subscription } from './delta.js';
 import type { ResourceSource } from './types.js';
 
@@ -56,6 +56,11 @@ export interface XdsServerEvents {
 export interface StreamContext {
   sourceFor(typeUrl: string): ResourceSource | undefined;
   systemVersion(typeUrl: string): string;
+  /**
+   * Every resource of a type, encoded once per generation. It may lag the source until the pending
+   * flush, which then brings the stream up to date: its sent versions match what it was sent.
+   */
+  fullSnapshot(typeUrl: string): FullSnapshot;
   closed(stream: DeltaStream): void;
   logger: Logger;
   events: XdsServerEvents;
@@ -208,6 +213,11 @@ export class DeltaStream {
 
   #push(st: TypeState, initial: boolean): void {
     if (st.pending === undefined && st.forced.size === 0) return;
+    const fresh = st.sub.wildcard && st.sub.names.size === 0 && st.sub.sent.size === 0 && st.forced.size === 0;
+    if (initial && st.pending === 'all' && fresh) {
+      this.#pushFull(st);
+      return;
+    }
     const delta = computeDelta(st.sub, st.source.snapshot(), st.pending ?? new Set(), st.forced);
     const changedAt = st.changedAt;
     st.pending = undefined;
@@ -231,6 +241,24 @@ export class DeltaStream {
     this.ctx.events.pushed?.(this.info, {
       typeUrl: st.typeUrl, nonce, upserts: upserted.length, removals: delta.removals.length,
       upserted, removed: delta.removals, initial, sinceChangeMs: changedAt === undefined ? undefined : now - changedAt,
+    });
+  }
+
+  /** A wildcard client with nothing yet gets the whole snapshot, encoded once for all such clients. */
+  #pushFull(st: TypeState): void {
+    const full = this.ctx.fullSnapshot(st.typeUrl);
+    st.pending = undefined;
+    st.changedAt = undefined;
+    st.sub.sent = new Map(full.versions);
+    const nonce = `${this.info.id}.${++this.#nonce}`;
+    const response = encodeDeltaResponse(
+      { typeUrl: st.typeUrl, nonce, systemVersionInfo: this.ctx.systemVersion(st.typeUrl), removedResources: [], controlPlaneId: this.ctx.controlPlaneId },
+      [full.body],
+    );
+    st.inflight = { nonce, sentAt: Date.now(), names: full.names };
+    this.call.write(response);
+    this.ctx.events.pushed?.(this.info, {
+      typeUrl: st.typeUrl, nonce, upserts: full.names.length, removals: 0, upserted: full.names, removed: [], initial: true, sinceChangeMs: undefined,
     });
   }
 

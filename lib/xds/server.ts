@@ -5,6 +5,7 @@ import { AggregatedDiscoveryService, type DeltaDiscoveryRequest } from '../proto
 import { makeGrpcService } from '../proto/grpc.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
 import { DEFAULT_DEBOUNCE, Debouncer, type ChangeSet } from './debounce.js';
+import { encodeFullSnapshot, type FullSnapshot } from './encode.js';
 import { DeltaStream, type DeltaCall, type StreamContext, type TypeSummary, type XdsServerEvents } from './server-stream.js';
 import type { DebounceOptions, ResourceSource } from './types.js';
 
@@ -34,6 +35,8 @@ interface TypeEntry {
   debouncer: Debouncer;
   generation: number;
   unsubscribe: () => void;
+  /** The whole snapshot encoded, for streams that start from nothing; rebuilt per generation. */
+  full?: { generation: number; snapshot: FullSnapshot };
 }
 
 export class XdsServer {
@@ -61,6 +64,11 @@ export class XdsServer {
     this.#ctx = {
       sourceFor: (typeUrl) => this.#types.get(typeUrl)?.source,
       systemVersion: (typeUrl) => String(this.#types.get(typeUrl)?.generation ?? 0),
+      fullSnapshot: (typeUrl) => {
+        const t = this.#types.get(typeUrl)!;
+        if (t.full?.generation !== t.generation) t.full = { generation: t.generation, snapshot: encodeFullSnapshot(typeUrl, t.source.snapshot()) };
+        return t.full.snapshot;
+      },
       closed: (stream) => {
         if (this.#streams.delete(stream)) {
           logger.info({ stream: stream.info.id, node: stream.info.node?.id, peer: stream.info.peer }, 'xDS client disconnected');

@@ -80,9 +80,12 @@ export class MemoryStore implements ClusterStore {
     return this.commit(exists ? 'MODIFIED' : 'ADDED', c) as T;
   }
 
-  async patch<T extends KubeObject = KubeObject>(key: ObjectKey, patch: MergePatch): Promise<T> {
+  async patch<T extends KubeObject = KubeObject>(key: ObjectKey, patch: MergePatch, opts: { resourceVersion?: string } = {}): Promise<T> {
     const cur = this.objects.get(this.keyOf(key));
     if (!cur) throw new StoreError('NotFound', `${key.kind} ${key.namespace ?? ''}/${key.name} not found`);
+    if (opts.resourceVersion !== undefined && opts.resourceVersion !== cur.metadata.resourceVersion) {
+      throw new StoreError('Conflict', `${key.kind} ${key.name} is at resourceVersion ${cur.metadata.resourceVersion}, not ${opts.resourceVersion}`);
+    }
     return this.commit('MODIFIED', mergePatch(cur, patch) as KubeObject) as T;
   }
 

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { ConfigError, parseDuration, parseListenAddress, resolveConfig } from './config.js';
+
+t.test('durations', async (t) => {
+  const table: Array<[string, number]> = [['50ms', 50], ['1.5s', 1500], ['10m', 600_000], ['24h', 86_400_000], ['90d', 7_776_000_000], ['0', 0]];
+  for (const [text, ms] of table) t.equal(parseDuration(text, '--x'), ms, text);
+  for (const bad of ['', '5', 'ten s', '-1s', '1y']) t.throws(() => parseDuration(bad, '--debounce-quiet'), { message: /--debounce-quiet: .* is not a duration/ }, JSON.stringify(bad));
+});
+
+t.test('listen addresses', async (t) => {
+  const table: Array<[string, string, number]> = [['127.0.0.1:0', '127.0.0.1', 0], [':15012', '0.0.0.0', 15012], ['15014', '0.0.0.0', 15014], ['[::1]:9', '::1', 9], ['localhost:80', 'localhost', 80]];
+  for (const [text, host, port] of table) t.same(parseListenAddress(text, '--a'), { host, port }, text);
+  for (const bad of ['host:', 'a:b', ':70000', '1.2.3.4:-1']) t.throws(() => parseListenAddress(bad, '--grpc-address'), { message: /--grpc-address/ }, bad);
+});
+
+t.test('defaults follow the state directory and Istio', async (t) => {
+  const c = resolveConfig({ stateDir: '/s' }, {});
+  t.match(c, {
+    stateDir: '/s', storeDir: '/s/store', caDir: '/s/ca', credentialsDir: '/s/credentials', trustDomain: 'cluster.local', clusterId: 'Kubernetes',
+    namespace: 'istio-system', rootNamespace: 'istio-system', grpc: { host: '0.0.0.0', port: 15012 }, monitoring: { port: 15014 }, readiness: { port: 15021 },
+    debounce: { quietMs: 50, maxMs: 500 }, defaultCertTtlSeconds: 86_400, maxCertTtlSeconds: 7_776_000, writeStatus: true,
+  });
+});
+
+t.test('flags win over the environment, which wins over defaults', async (t) => {
+  const env = { AMBIT_STATE_DIR: '/e', TRUST_DOMAIN: 'env.example', CLUSTER_ID: 'c-env', PILOT_DEBOUNCE_AFTER: '10ms', POD_NAMESPACE: 'ambit', AMBIENT_ENABLE_STATUS: 'false', POD_NAME: 'control-0' };
+  const c = resolveConfig({ trustDomain: 'flag.example' }, env);
+  t.match(c, { stateDir: '/e', trustDomain: 'flag.example', clusterId: 'c-env', namespace: 'ambit', rootNamespace: 'ambit', debounce: { quietMs: 10 }, writeStatus: false, controlPlaneId: 'control-0' });
+  t.equal(resolveConfig({ stateDir: '/s', status: true }, env).writeStatus, true);
+});
+
+t.test('every problem is reported at once, naming the flag and its source', async (t) => {
+  const err = t.throws(() => resolveConfig({ stateDir: '/s', grpcAddress: 'nope:x', trustDomain: 'Bad Domain', debounceQuiet: '2s', defaultCertTtl: '100d' }, { PILOT_DEBOUNCE_MAX: 'soon' })) as ConfigError;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /--grpc-address: "nope:x"/);
+  t.match(err.message, /--debounce-max \(env PILOT_DEBOUNCE_MAX\): "soon" is not a duration/);
+  t.match(err.message, /trustDomain: /);
+  t.match(err.message, /defaultCertTtlSeconds: must not exceed/);
+});

@@ -1,0 +1,112 @@
+// `ambit control`: flags + environment → Config (logged once) → startControlPlane; SIGTERM/SIGINT
+// close it. `ambit control issue-node-credential` signs a node's credential for `ambit up`.
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../lib/telemetry/log.js';
+import { startControlPlane } from './app.js';
+import { issueNodeCredential } from './certs/credentials.js';
+import { ConfigError, parseDuration, resolveConfig, type ControlFlags } from './config.js';
+
+export { startControlPlane, type ControlPlane, type ControlPlaneDeps } from './app.js';
+export { resolveConfig, type Config } from './config.js';
+export { issueNodeCredential, credentialFile } from './certs/credentials.js';
+
+export interface ControlIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIO: ControlIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+async function runControlPlane(flags: ControlFlags, io: ControlIO): Promise<void> {
+  let config;
+  try {
+    config = resolveConfig(flags);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`${e.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = createLogger('control');
+  log.info({ config }, 'configuration');
+  let plane;
+  try {
+    plane = await startControlPlane(config, { logger: log });
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'control plane failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void plane.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const asDuration = (flag: string) => (v: string): string => {
+  try {
+    parseDuration(v, flag);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return v;
+};
+
+export function controlCommand(io: ControlIO = defaultIO): Command {
+  const cmd = new Command('control')
+    .description('run the control plane: delta xDS and the certificate service on 15012 (TLS), metrics and debug on 15014, readiness on 15021')
+    .option('--state-dir <dir>', 'cluster state directory (env AMBIT_STATE_DIR; default /var/lib/ambit)')
+    .option('--store-dir <dir>', 'File store directory (default <state-dir>/store)')
+    .option('--ca-dir <dir>', 'CA state: root, node credential key, root-cert.pem (default <state-dir>/ca)')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain (env TRUST_DOMAIN; default cluster.local)')
+    .option('--cluster-id <id>', 'cluster id in workload uids (env CLUSTER_ID; default Kubernetes)')
+    .option('--namespace <ns>', "the control plane's namespace (env POD_NAMESPACE; default istio-system)")
+    .option('--root-namespace <ns>', 'namespace of mesh-wide policies (default: --namespace)')
+    .option('--network <name>', 'network of the workloads (env NETWORK)')
+    .option('--domain-suffix <suffix>', 'service DNS suffix (default cluster.local)')
+    .option('--grpc-address <addr>', 'xDS + CA listen address (env AMBIT_GRPC_ADDRESS; default :15012)')
+    .option('--monitoring-address <addr>', 'metrics + debug listen address (default :15014)')
+    .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
+    .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', asDuration('--debounce-quiet'))
+    .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', asDuration('--debounce-max'))
+    .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', asDuration('--default-cert-ttl'))
+    .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', asDuration('--max-cert-ttl'))
+    .option('--max-concurrent-syncs <n>', 'clients receiving their initial full push at once (env PILOT_PUSH_THROTTLE; default 8)')
+    .option('--no-status', 'do not write conditions back to policies and services')
+    .action(async (o: ControlFlags & { status: boolean }) => {
+      // commander sets status=true unless --no-status; leave the default to the environment then.
+      const flags: ControlFlags = { ...o };
+      if (o.status) delete flags.status;
+      await runControlPlane(flags, io);
+    });
+
+  cmd
+    .command('issue-node-credential')
+    .description("sign a node's credential for its ztunnel; writes <state-dir>/credentials/<node>.token (0600) and prints its path")
+    .requiredOption('--node <name>', 'node name')
+    .option('--ttl <duration>', 'credential lifetime', asDuration('--ttl'), '30d')
+    .option('--print', 'print the token on stdout instead of writing the file')
+    // --state-dir / --ca-dir are the parent's options (given before or after the subcommand).
+    .action(async (_o: unknown, sub: Command) => {
+      const o = sub.optsWithGlobals<{ node: string; stateDir?: string; caDir?: string; ttl: string; print?: boolean }>();
+      try {
+        const config = resolveConfig({ ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.caDir ? { caDir: o.caDir } : {}) });
+        const { token, file } = await issueNodeCredential({
+          caDir: config.caDir,
+          ...(o.print ? {} : { credentialsDir: config.credentialsDir }),
+          nodeName: o.node,
+          ttlSeconds: Math.round(parseDuration(o.ttl, '--ttl') / 1000),
+        });
+        io.out(o.print ? `${token}\n` : `${file}\n`);
+      } catch (e) {
+        io.err(`issue-node-credential: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+  return cmd;
+}

@@ -1,0 +1,66 @@
+// The HTTP routes: /metrics and /debug/* on 15014, /healthz/ready on 15021.
+import type { XdsServer } from '../../lib/xds/server.js';
+import type { Caller } from '../ca/authn.js';
+import type { Config } from '../config.js';
+import { describeCaller } from '../xds/ads.js';
+import type { Informer } from '../xds/informer.js';
+import type { ModelSync } from '../xds/modelsync.js';
+import { json, text, type Route } from './http.js';
+import type { ControlMetrics } from './metrics.js';
+
+export interface ReadinessDeps {
+  ready: () => boolean;
+  informers: readonly Informer[];
+}
+
+export function readinessRoutes(d: ReadinessDeps): Record<string, Route> {
+  const route: Route = () => {
+    if (d.ready()) return text('ok\n');
+    const waiting = d.informers.filter((i) => !i.hasSynced).map((i) => i.kind.kind);
+    return text(waiting.length ? `not ready: still loading ${waiting.join(', ')} from the store\n` : 'not ready: the gRPC server is not listening yet\n', 503);
+  };
+  return { '/healthz/ready': route, '/ready': route };
+}
+
+export interface DebugDeps {
+  metrics: ControlMetrics;
+  model: ModelSync;
+  xds: XdsServer;
+  callerOf: (streamId: number) => Caller | undefined;
+  ready: () => boolean;
+  config: Config;
+}
+
+/** `/debug/model?namespace=NS` limits the dump to one namespace. */
+function modelDump(d: DebugDeps, url: URL): unknown {
+  const m = d.model.model;
+  const ns = url.searchParams.get('namespace');
+  const keep = <T extends { namespace: string }>(list: T[]): T[] => (ns ? list.filter((x) => x.namespace === ns) : list);
+  const view = m.view();
+  return {
+    workloads: keep(view.workloads),
+    services: keep(view.services),
+    authorizations: keep(view.authorizations),
+    problems: m.problems,
+    policyStatus: keep([...m.policyStatus.values()]),
+    serviceStatus: keep([...m.serviceStatus.values()]),
+    resources: { addresses: d.model.addresses.size, authorizations: d.model.authorizations.size },
+    commits: d.model.commits,
+  };
+}
+
+export function debugRoutes(d: DebugDeps): Record<string, Route> {
+  return {
+    '/metrics': async () => ({ status: 200, contentType: d.metrics.registry.contentType, body: await d.metrics.registry.metrics() }),
+    '/debug/model': (url) => json(modelDump(d, url)),
+    '/debug/connections': () =>
+      json(
+        d.xds.streams().map((s) => {
+          const caller = d.callerOf(s.id);
+          return { ...s, caller: caller ? describeCaller(caller) : undefined, connectedAt: new Date(s.connectedAt).toISOString() };
+        }),
+      ),
+    '/debug/config': () => json(d.config),
+    '/ready': () => (d.ready() ? text('ok\n') : text('not ready\n', 503)),
+  };
+}
