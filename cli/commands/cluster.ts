@@ -83,6 +83,7 @@ function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
   }
   for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
   for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
+  console.log(`  component logs: ${layout(stateDir).components}/`);
   console.log(`\nTry: ${a} get pods -A${sd}`);
   if (frontNs === 'shop') {
     console.log(`     ${a} exec ${frontNs}/${front}${sd} -- ambit echo request http://backend.catalog:8080/\n     ${a} logs ${frontNs}/${front}${sd} -c caller`);

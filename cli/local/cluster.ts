@@ -20,6 +20,7 @@ import { ServiceProxy } from './net/kubeproxy.js';
 import { startPortForward, type PortForward } from './net/portforward.js';
 import { toProxyInput } from './svcmap.js';
 import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
+import { issueNodeCredential } from '../../control/main.js';
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -91,6 +92,7 @@ export class LocalCluster {
     await this.seedObjects();
     this.installBin();
     this.startDns();
+    await this.startControlPlane();
     this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
     this.manager.start();
     for (const node of this.net.nodes) await this.startNode(node);
@@ -151,6 +153,29 @@ export class LocalCluster {
       log: this.o.log,
     });
     this.components.push(c.start());
+  }
+
+  /** Where node credentials go: one `<node>.token` per node, read by that node's agents. */
+  get credentialsDir(): string {
+    return path.join(this.l.root, 'credentials');
+  }
+
+  /**
+   * `ambit control` in the control-plane namespace, on the File back end of this cluster. Node
+   * credentials are issued first, so the control plane and the nodes share one signing key.
+   */
+  private async startControlPlane(): Promise<void> {
+    for (const n of this.net.nodes) {
+      await issueNodeCredential({ caDir: this.l.ca, credentialsDir: this.credentialsDir, nodeName: n.name, logger: this.o.log });
+    }
+    this.startComponent('control', this.net.control.netns, ['control', '--state-dir', this.l.root, '--grpc-address', `${this.net.control.address}:15012`]);
+    const root = path.join(this.l.ca, 'root-cert.pem');
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(root)) {
+      if (Date.now() > deadline) throw new Error(`the control plane did not publish ${root} within 60 s; see ${this.l.components}/control.log`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.forwardTo({ name: 'control (metrics, /debug/model)', netns: this.net.control.netns, host: this.net.control.address, port: 15014 });
   }
 
   /** Runs an extra component (control plane, node agents) supervised like cluster DNS. */
@@ -224,9 +249,14 @@ export class LocalCluster {
       if (Date.now() > deadline) throw new Error(`service ${spec.service} has no clusterIP`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const pf = await startPortForward({ netns: this.net.nodes[0]!.netns, host: svc.spec.clusterIP!, port: spec.port, hostPort: spec.hostPort ?? 0, log: this.o.log });
+    return this.forwardTo({ name: spec.name, netns: this.net.nodes[0]!.netns, host: svc.spec.clusterIP!, port: spec.port, ...(spec.hostPort !== undefined ? { hostPort: spec.hostPort } : {}) });
+  }
+
+  /** Forwards host loopback to an address inside one of the cluster's namespaces. */
+  async forwardTo(t: { name: string; netns: string; host: string; port: number; hostPort?: number }): Promise<PortForward> {
+    const pf = await startPortForward({ netns: t.netns, host: t.host, port: t.port, hostPort: t.hostPort ?? 0, log: this.o.log });
     this.forwards.push(pf);
-    this.forwardAddrs[spec.name] = `${pf.address}:${pf.port}`;
+    this.forwardAddrs[t.name] = `${pf.address}:${pf.port}`;
     this.writeInfo();
     return pf;
   }

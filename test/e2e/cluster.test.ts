@@ -52,6 +52,18 @@ t.test('a 2-node local cluster, used like kubectl', async (t) => {
     t.match(tcp, /hello-tcp/, 'raw TCP through the VIP with a different target port');
   });
 
+  await t.test('the control plane runs in the cluster and models its pods', async (t) => {
+    const forwards = (JSON.parse(readFileSync(path.join(c.stateDir, 'cluster.json'), 'utf8')) as { forwards: Record<string, string> }).forwards;
+    const addr = Object.entries(forwards).find(([k]) => k.startsWith('control'))?.[1];
+    t.ok(addr, 'a port-forward to the control plane');
+    const model = await eventually('the e2e pods in /debug/model', async () => {
+      const m = (await (await fetch(`http://${addr}/debug/model`)).json()) as { workloads: Array<{ name: string; addresses: string[] }> };
+      return web.every((p) => m.workloads.some((w) => w.name === p.metadata.name)) ? m : undefined;
+    });
+    const w = model.workloads.find((x) => x.name === web[0]!.metadata.name)!;
+    t.same(w.addresses, [web[0]!.status!.podIP], 'the workload carries the pod IP');
+  });
+
   await t.test('the Service load-balances across both nodes', async (t) => {
     const out = await c.ambit('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://web/', '--count', '60', '--connections', '30', '--json');
     const report = JSON.parse(out) as { hostnames?: Record<string, number>; errors?: unknown };
