@@ -12,6 +12,7 @@ export const REQUIREMENTS: Requirement[] = [
   { path: ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'], pkg: 'iproute2', why: 'network namespaces, links and routes' },
   { path: ['/usr/sbin/iptables-restore', '/sbin/iptables-restore'], pkg: 'iptables', why: 'Service DNAT and in-pod redirection' },
   { path: ['/usr/sbin/nft', '/sbin/nft'], pkg: 'nftables', why: 'the nftables redirection back end' },
+  { path: ['/usr/sbin/ipset', '/sbin/ipset'], pkg: 'ipset', why: "the node's probe SNAT set for enrolled pods" },
   { path: ['/usr/lib/cni/bridge'], pkg: 'containernetworking-plugins', why: 'pod networking (bridge + host-local CNI plugins)' },
   { path: ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'], pkg: 'tcpdump', why: 'packet captures in the end-to-end tests' },
   { path: ['/usr/sbin/conntrack'], pkg: 'conntrack', why: 'clearing stale NAT entries when endpoints change' },

@@ -1,0 +1,178 @@
+// The real plugin binary (dist/cni/plugin/main.js) against a fake node agent on a Unix socket.
+import t from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { exec } from '../../lib/sys/exec.js';
+import { startEventServer, type EventServer } from './server.js';
+import { pluginMain } from './install.js';
+import { runPlugin, type AgentCall } from './plugin.js';
+import type { AddReply, CheckReply, PodEvent } from './protocol.js';
+
+const dir = await mkdtemp(path.join(tmpdir(), `ambit-cni-${process.pid}-`));
+const socket = path.join(dir, 'agent.sock');
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+interface Fake {
+  server: EventServer;
+  events: { kind: string; ev?: PodEvent }[];
+}
+
+/** A fake agent: pods in namespace `mesh` are enrolled, `broken` ones fail, the rest are not in ambient. */
+async function fakeAgent(ready = true): Promise<Fake> {
+  const events: Fake['events'] = [];
+  const server = await startEventServer(socket, {
+    add: async (ev): Promise<AddReply> => {
+      events.push({ kind: 'add', ev });
+      if (ev.podName === 'broken') return { status: 'failed', message: 'iptables-restore failed in the pod', retryable: false };
+      if (ev.podName === 'later') return { status: 'failed', message: 'ztunnel has not acknowledged the pod', retryable: true };
+      return { status: ev.podNamespace === 'mesh' ? 'enrolled' : 'not-enrolled' };
+    },
+    del: async (ev) => void events.push({ kind: 'del', ev }),
+    check: async (ev): Promise<CheckReply> => {
+      events.push({ kind: 'check', ev });
+      return ev.podName === 'broken' ? { status: 'broken', message: 'nat ISTIO_OUTPUT missing' } : { status: 'enrolled' };
+    },
+    status: async () => (ready ? { ready: true } : { ready: false, message: 'ztunnel not connected' }),
+  });
+  return { server, events };
+}
+
+const PREV = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/p1' }], ips: [{ address: '10.244.1.5/24', gateway: '10.244.1.1', interface: 0 }] };
+
+function conf(over: Record<string, unknown> = {}): string {
+  return JSON.stringify({ cniVersion: '1.0.0', name: 'ambit', type: 'ambit-cni', agentSocket: socket, timeoutSeconds: 5, prevResult: PREV, ...over });
+}
+
+function env(command: string, ns = 'mesh', name = 'web-1', over: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    CNI_COMMAND: command, CNI_CONTAINERID: 'c0ffee', CNI_NETNS: '/var/run/netns/p1', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni',
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${name};K8S_POD_UID=uid-${name}`,
+    ...over,
+  };
+}
+
+interface Run {
+  code: number;
+  out: Record<string, unknown>;
+  raw: string;
+}
+
+async function run(e: Record<string, string>, stdin: string): Promise<Run> {
+  const r = await exec(pluginMain(), [], { env: e, input: stdin, allowFail: true, timeoutMs: 30_000 });
+  return { code: r.code, raw: r.stdout, out: r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {} };
+}
+
+t.test('with the agent up', async (t) => {
+  const fake = await fakeAgent();
+  t.teardown(() => fake.server.close());
+
+  const enrolled = await run(env('ADD'), conf());
+  t.equal(enrolled.code, 0, 'ADD of an enrolled pod succeeds');
+  t.same(enrolled.out, PREV, 'and prints prevResult through');
+  t.same(fake.events[0], { kind: 'add', ev: {
+    podName: 'web-1', podNamespace: 'mesh', podUid: 'uid-web-1', netns: '/var/run/netns/p1', containerId: 'c0ffee', ifname: 'eth0',
+    ips: [{ address: '10.244.1.5/24', gateway: '10.244.1.1', interface: 'eth0' }],
+  } }, 'the agent got the pod, its netns and its IPs from prevResult');
+
+  const plain = await run(env('ADD', 'default'), conf());
+  t.equal(plain.code, 0, 'a pod the agent says is not in ambient passes through');
+  t.same(plain.out, PREV);
+
+  const old = await run(env('ADD'), conf({ cniVersion: '0.4.0', prevResult: { ...PREV, cniVersion: '0.4.0' } }));
+  t.same(old.out.ips, [{ address: '10.244.1.5/24', gateway: '10.244.1.1', interface: 0, version: '4' }], 'a 0.4.0 config gets a 0.4.0 result');
+  t.equal(old.out.cniVersion, '0.4.0');
+
+  const refused = await run(env('ADD', 'mesh', 'broken'), conf());
+  t.equal(refused.code, 1);
+  t.same(refused.out, { cniVersion: '1.0.0', code: 100, msg: 'ambit-cni: cannot enrol pod mesh/broken in ambient: the node agent says: iptables-restore failed in the pod' });
+  const later = await run(env('ADD', 'mesh', 'later'), conf());
+  t.equal(later.out.code, 11, 'a retryable failure is "try again later"');
+
+  t.equal((await run(env('CHECK'), conf())).code, 0, 'CHECK of an enrolled pod with rules in place');
+  const broken = await run(env('CHECK', 'mesh', 'broken'), conf());
+  t.same([broken.code, broken.out.code], [1, 102], 'CHECK reports broken redirection');
+  t.match(broken.out.msg, /nat ISTIO_OUTPUT missing/);
+
+  t.equal((await run(env('STATUS'), conf({ cniVersion: '1.1.0' }))).code, 0, 'STATUS: agent answers');
+  t.equal((await run(env('GC'), conf({ cniVersion: '1.1.0' }))).code, 0, 'GC: nothing to collect');
+
+  const n = fake.events.length;
+  const del = await run(env('DEL'), conf());
+  t.same([del.code, del.raw], [0, ''], 'DEL succeeds silently');
+  t.equal(fake.events[n]?.kind, 'del', 'and tells the agent');
+
+  const excluded = await run(env('ADD', 'kube-system'), conf());
+  t.same([excluded.code, excluded.out], [0, PREV], 'excluded namespace passes through');
+  t.equal(fake.events.length, n + 1, 'without asking the agent');
+});
+
+t.test('with the agent down', async (t) => {
+  const add = await run(env('ADD', 'demo', 'web-1'), conf());
+  t.equal(add.code, 1, 'ADD fails');
+  t.equal(add.out.code, 11);
+  t.equal(add.out.msg, `ambit-cni: cannot enrol pod demo/web-1 in ambient: node agent at ${socket} is not reachable (ENOENT); is the ambit cni-agent running on this node?`, 'the error names the pod and the socket');
+  const del = await run(env('DEL'), conf());
+  t.same([del.code, del.raw], [0, ''], 'DEL still succeeds');
+  const status = await run(env('STATUS'), conf({ cniVersion: '1.1.0' }));
+  t.same([status.code, status.out.code, status.out.msg], [1, 50, 'agent not ready']);
+  t.equal((await run(env('ADD', 'kube-system'), conf())).code, 0, 'an excluded pod does not need the agent');
+  const noK8s = await run(env('ADD', '', '', { CNI_ARGS: 'IgnoreUnknown=1' }), conf());
+  t.same([noK8s.code, noK8s.out], [0, PREV], 'a sandbox that is not a Kubernetes pod passes through');
+});
+
+t.test('agent up but not ready: STATUS says so', async (t) => {
+  const fake = await fakeAgent(false);
+  t.teardown(() => fake.server.close());
+  const status = await run(env('STATUS'), conf({ cniVersion: '1.1.0' }));
+  t.same(status.out, { cniVersion: '1.1.0', code: 50, msg: 'agent not ready', details: 'ztunnel not connected' });
+});
+
+t.test('spec errors: code and exit status, nothing sent', async (t) => {
+  const cases: [string, Record<string, string>, string, number][] = [
+    ['malformed stdin', env('ADD'), '{not json', 6],
+    ['unknown command', env('FROB'), conf(), 4],
+    ['missing CNI_NETNS on ADD', env('ADD', 'mesh', 'web-1', { CNI_NETNS: '' }), conf(), 4],
+    ['old cniVersion', env('ADD'), conf({ cniVersion: '0.2.0' }), 1],
+    ['STATUS with a 1.0.0 config', env('STATUS'), conf(), 1],
+    ['bad field', env('ADD'), conf({ timeoutSeconds: 'soon' }), 7],
+    ['no prevResult', env('ADD'), conf({ prevResult: undefined }), 7],
+  ];
+  for (const [what, e, stdin, code] of cases) {
+    const r = await run(e, stdin);
+    t.equal(r.code, 1, `${what}: exit 1`);
+    t.equal(r.out.code, code, `${what}: code ${code}`);
+    t.type(r.out.msg, 'string');
+  }
+  const v = await run({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}');
+  t.same(v, { code: 0, raw: v.raw, out: { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] } }, 'VERSION');
+});
+
+t.test('in process: unexpected agent answers', async (t) => {
+  const answer = (status: number, body: unknown): AgentCall => async () => ({ status, body });
+  const r1 = await runPlugin({ env: env('ADD'), stdin: conf(), agent: answer(200, 'ok') });
+  t.same([r1.exitCode, JSON.parse(r1.stdout).code], [1, 101], 'an answer without a status is a protocol error');
+  const r2 = await runPlugin({ env: env('ADD'), stdin: conf(), agent: answer(200, { status: 'maybe' }) });
+  t.equal(JSON.parse(r2.stdout).code, 101);
+  const lines: string[] = [];
+  const r3 = await runPlugin({ env: env('DEL'), stdin: conf({ logLevel: 'warn' }), agent: answer(500, {}), write: (l) => lines.push(l) });
+  t.same([r3.exitCode, r3.stdout], [0, ''], 'DEL succeeds even when the agent fails');
+  t.match(JSON.parse(lines[0] ?? '{}'), { level: 'warn', component: 'ambit-cni', msg: 'node agent did not accept DEL', pod: 'mesh/web-1' }, 'and logs it');
+  const thrown = await runPlugin({ env: env('ADD'), stdin: conf(), agent: async () => { throw new Error('boom'); } });
+  t.match(JSON.parse(thrown.stdout), { code: 11, msg: /boom/ });
+});
+
+t.test('start-up cost: ADD of a pod in an excluded namespace', async (t) => {
+  const ms: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    const r = await run(env('ADD', 'kube-system'), conf());
+    ms.push(performance.now() - t0);
+    t.equal(r.code, 0);
+  }
+  ms.sort((a, b) => a - b);
+  const median = ms[Math.floor(ms.length / 2)]!;
+  t.comment(`ADD (excluded namespace) end to end: median ${median.toFixed(1)} ms, min ${ms[0]!.toFixed(1)} ms over ${ms.length} runs`);
+  t.ok(median < 1000, 'well under a second even on a busy machine');
+});
