@@ -120,6 +120,12 @@ export class Session {
       this.wake();
     });
     socket.on('error', () => {});
+    // The peer's FIN is the end for these tests (the socket is allowHalfOpen): answer it.
+    socket.once('end', () => {
+      this.ended = true;
+      this.wake();
+      socket.end();
+    });
     this.closed = new Promise((r) => socket.once('close', () => {
       this.ended = true;
       this.wake();
@@ -233,6 +239,8 @@ export class LogCapture {
     const sink = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) this.lines.push(JSON.parse(l) as Record<string, unknown>);
+        // ZT_TEST_LOG=1 shows the components' logs while a test runs.
+        if (process.env.ZT_TEST_LOG) process.stderr.write(chunk);
         cb();
       },
     });
@@ -260,3 +268,4 @@ export function metricValue(text: string, metric: string, labels: Record<string,
   }
   return sum;
 }
+

@@ -1,0 +1,70 @@
+// `ambit ztunnel`: flags + environment → Config (logged once) → startZtunnel; SIGTERM/SIGINT drain
+// (stop accepting, GOAWAY, let connections finish for --drain) and exit.
+import { Command } from 'commander';
+import { createLogger } from '../lib/telemetry/log.js';
+import { startZtunnel } from './app.js';
+import { ConfigError, resolveConfig, type ZtunnelFlags } from './config.js';
+
+export { startZtunnel, type Ztunnel, type ZtunnelAddresses, type ZtunnelDeps } from './app.js';
+export { resolveConfig, type Config as ZtunnelConfig } from './config.js';
+
+export interface ZtunnelIO {
+  err: (s: string) => void;
+}
+
+async function run(flags: ZtunnelFlags, io: ZtunnelIO): Promise<void> {
+  let config;
+  try {
+    config = resolveConfig(flags);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`${e.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = createLogger('ztunnel', config.logLevel);
+  log.info({ config: { ...config, credential: config.credential ? '<redacted>' : undefined } }, 'configuration');
+  let zt;
+  try {
+    zt = await startZtunnel(config, { logger: log });
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'ztunnel failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal, drainMs: config.drainMs }, 'draining');
+    void zt.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export function ztunnelCommand(io: ZtunnelIO = { err: (s) => process.stderr.write(s) }): Command {
+  return new Command('ztunnel')
+    .description("run the node's L4 proxy: per-pod listeners on 15001/15006/15008 inside enrolled pods' namespaces; admin on 15000 (localhost), metrics on 15020, readiness on 15021")
+    .option('--node-name <name>', 'this node (env NODE_NAME; default the host name)')
+    .option('--pod-name <name>', "ztunnel's own pod name (env POD_NAME)")
+    .option('--pod-namespace <ns>', "ztunnel's own namespace (env POD_NAMESPACE; default istio-system)")
+    .option('--instance-ip <ip>', "ztunnel's own IP (env INSTANCE_IP)")
+    .option('--xds-address <host:port>', 'control plane xDS (env XDS_ADDRESS; default istiod.istio-system.svc:15012)')
+    .option('--ca-address <host:port>', 'certificate service (env CA_ADDRESS; default the xDS address)')
+    .option('--ca-root <file>', "the control plane's root certificate (env XDS_ROOT_CA; default /var/run/secrets/istio/root-cert.pem)")
+    .option('--control-plane-server-name <name>', "name to check in the control plane's certificate (env ALT_XDS_HOSTNAME)")
+    .option('--credential-file <file>', 'node credential, sent as a bearer token (env AMBIT_NODE_CREDENTIAL_FILE, or the token itself in AMBIT_NODE_CREDENTIAL)')
+    .option('--zds-socket <path>', "the node agent's ZDS socket (env INPOD_UDS; default /var/run/ztunnel/ztunnel.sock)")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain (env TRUST_DOMAIN; default cluster.local)')
+    .option('--cluster-id <id>', 'cluster id (env CLUSTER_ID; default Kubernetes)')
+    .option('--network <name>', 'network of this node (env NETWORK)')
+    .option('--admin-address <addr>', 'admin listen address (default 127.0.0.1:15000)')
+    .option('--metrics-address <addr>', 'Prometheus listen address (default :15020)')
+    .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
+    .option('--cert-ttl <duration>', 'requested workload certificate lifetime (env SECRET_TTL; default 24h)')
+    .option('--drain <duration>', 'how long connections may finish on shutdown (env CONNECTION_TERMINATION_DEADLINE; default 5s)')
+    .option('--connect-timeout <duration>', 'TCP and HBONE connect timeout (default 10s)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env AMBIT_LOG_LEVEL; default info)')
+    .action(async (o: ZtunnelFlags) => run(o, io));
+}

@@ -1,0 +1,31 @@
+// The byte copy of every proxied connection: lib/hbone's bridge (backpressure, half-close both
+// ways, teardown on error), seen from the downstream's side for metrics and access logs.
+import type { Duplex } from 'node:stream';
+import { bridge } from '../../lib/hbone/copy.js';
+
+export interface CopyTotals {
+  /** Downstream → upstream (istio_tcp_received_bytes_total, log bytes_sent). */
+  received: number;
+  /** Upstream → downstream (istio_tcp_sent_bytes_total, log bytes_recv). */
+  sent: number;
+  /** Set when either side failed or was closed before both directions ended cleanly. */
+  error?: Error;
+}
+
+export interface Copy {
+  readonly done: Promise<CopyTotals>;
+  /** Tears down both sides (a policy now denies the connection, the pod is going away, …). */
+  destroy(reason: string): void;
+}
+
+export function copyBidirectional(downstream: Duplex, upstream: Duplex): Copy {
+  const b = bridge(downstream, upstream);
+  let reason: string | undefined;
+  return {
+    done: b.done.then((r) => ({ received: r.aToB, sent: r.bToA, ...(reason ? { error: new Error(reason) } : r.error ? { error: r.error } : {}) })),
+    destroy: (why) => {
+      reason ??= why;
+      b.destroy(new Error(why));
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Inbound plaintext (port 15006, reference §2.4): a redirected connection that did not come over
+// HBONE has no peer identity; authorize it as such (a STRICT PeerAuthentication denies it), then
+// connect to the app from the client's IP and copy.
+import type net from 'node:net';
+import { canonicalIp, formatSockAddr, sockAddrOf } from '../../lib/hbone/authority.js';
+import type { SockAddr } from '../../lib/native/types.js';
+import type { TcpConnectionLabels } from '../../lib/telemetry/metrics.js';
+import { authorize, type Connection } from '../rbac/authorize.js';
+import type { PodContext, ProxyInputs } from './context.js';
+import { copyBidirectional } from './copy.js';
+import { errorText, ProxyError } from './errors.js';
+import { guessService } from './inbound.js';
+import { ILLEGAL_PORTS } from './ports.js';
+import { ConnectionRecord, peerLabels, serviceLabels, workloadFields } from './telemetry.js';
+
+export class InboundPassthrough {
+  constructor(
+    private readonly inputs: ProxyInputs,
+    private readonly pod: PodContext,
+  ) {}
+
+  /** Serves one accepted connection; never throws. */
+  async handle(down: net.Socket): Promise<void> {
+    down.on('error', () => {});
+    const src = sockAddrOf(down.remoteAddress, down.remotePort);
+    if (!src) return void down.destroy();
+    const rec = (d: string): ConnectionRecord => new ConnectionRecord(this.inputs.telemetry, { direction: 'inbound', 'src.addr': formatSockAddr(src), 'dst.addr': d });
+    let dst: SockAddr;
+    try {
+      const o = this.inputs.originalDst(down);
+      dst = { ...o, address: canonicalIp(o.address) };
+    } catch (e) {
+      rec('-').fail(new ProxyError('OriginalDst', `cannot read the original destination: ${errorText(e)}`));
+      return void down.destroy();
+    }
+    const record = rec(formatSockAddr(dst));
+    if (ILLEGAL_PORTS.has(dst.port)) {
+      record.fail(new ProxyError('SelfCall', `refusing a plaintext connection to ztunnel's own port ${formatSockAddr(dst)}`));
+      return void down.destroy();
+    }
+    const { state } = this.inputs;
+    const local = state.findWorkload({ namespace: this.pod.namespace, name: this.pod.name });
+    if (!local) {
+      record.fail(new ProxyError('UnknownLocalWorkload', `pod ${this.pod.namespace}/${this.pod.name} is not known to the control plane yet`));
+      return void down.destroy();
+    }
+    const source = state.workloadByAddr(src.address);
+    const service = guessService(state, local, dst.port, undefined);
+    const labels: TcpConnectionLabels = {
+      reporter: 'destination',
+      source: peerLabels(source),
+      destination: peerLabels(local, this.pod.identity),
+      destinationService: serviceLabels(service),
+      mtls: false,
+    };
+    record.note({ ...workloadFields('src', source), ...workloadFields('dst', local, this.pod.identity), ...(service ? { 'dst.service': service.hostname } : {}) });
+    const conn: Connection = { srcIp: src.address, dstIp: dst.address, dstPort: dst.port, dstWorkload: { namespace: local.namespace, name: local.name } };
+    const decision = authorize(conn, state.policiesFor(local));
+    if (!decision.allowed) {
+      record.fail(new ProxyError('AuthorizationPolicyRejection', decision.reason), labels);
+      return void down.destroy();
+    }
+    let up: net.Socket;
+    try {
+      up = await this.pod.net.connectAs(src.address, dst.address, dst.port, this.inputs.connectTimeoutMs);
+    } catch (e) {
+      record.fail(new ProxyError('UpstreamConnect', `connection to the app at ${formatSockAddr(dst)} failed: ${errorText(e)}`, { cause: e }), labels);
+      return void down.destroy();
+    }
+    record.open(labels);
+    const copy = copyBidirectional(down, up);
+    let late: ProxyError | undefined;
+    const untrack = this.inputs.connections.track({
+      conn,
+      workload: local,
+      close: (reason) => {
+        late = new ProxyError('AuthorizationPolicyLateRejection', reason);
+        copy.destroy(reason);
+      },
+    });
+    const totals = await copy.done;
+    untrack();
+    record.close(totals, late ?? totals.error);
+  }
+}

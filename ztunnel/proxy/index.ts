@@ -1,0 +1,13 @@
+// ztunnel's data path: per-pod outbound, inbound HBONE and inbound plaintext proxies. Reads state
+// only through StateView (DESIGN.md §5).
+export { ConnectionManager, type ConnectionSummary, type TrackedConnection } from './connection-manager.js';
+export type { CertificateSource, PodContext, ProxyInputs } from './context.js';
+export { copyBidirectional, type Copy, type CopyTotals } from './copy.js';
+export { ProxyError, type ProxyErrorCode } from './errors.js';
+export { guessService, inboundHandler } from './inbound.js';
+export { InboundPassthrough } from './inbound-passthrough.js';
+export { Outbound } from './outbound.js';
+export { PodProxy, type PodInfo, type PodListeners, type PodProxyOptions, type PodProxyStats } from './pod-proxy.js';
+export * from './ports.js';
+export { netnsPodNet, type PodNet } from './sockets.js';
+export { ConnectionRecord, peerLabels, serviceLabels, workloadBaggage, type ProxyTelemetry } from './telemetry.js';

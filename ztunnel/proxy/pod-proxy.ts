@@ -1,0 +1,132 @@
+// The proxy instance of one pod: outbound on 15001, inbound plaintext on 15006 and inbound HBONE
+// on 15008, on listeners made in the pod's namespace by inpod/, sharing the node-wide inputs.
+import type net from 'node:net';
+import { HbonePool, type HbonePoolOptions } from '../../lib/hbone/pool.js';
+import { HboneServer, type ListenTarget } from '../../lib/hbone/server.js';
+import type { KeepAliveOptions } from '../../lib/hbone/keepalive.js';
+import type { SockAddr } from '../../lib/native/types.js';
+import type { PodContext, ProxyInputs } from './context.js';
+import { inboundHandler } from './inbound.js';
+import { InboundPassthrough } from './inbound-passthrough.js';
+import { Outbound } from './outbound.js';
+import type { PodNet } from './sockets.js';
+
+export interface PodListeners {
+  /** 15001: the app's redirected outbound connections. */
+  outbound: net.Server;
+  /** 15006: redirected inbound connections that are not HBONE. */
+  plaintext: net.Server;
+  /** 15008: HBONE. */
+  hbone: ListenTarget;
+}
+
+export interface PodProxyStats {
+  /** Downstream connections on 15001 and 15006 still open. */
+  plainConnections: number;
+  hboneStreams: number;
+  hboneConnections: number;
+  poolConnections: number;
+}
+
+export interface PodInfo {
+  uid: string;
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  identity: string;
+}
+
+export interface PodProxyOptions {
+  pool?: HbonePoolOptions;
+  keepAlive?: KeepAliveOptions;
+}
+
+export class PodProxy {
+  readonly pod: PodContext;
+  private readonly hbone: HboneServer;
+  private readonly outbound: Outbound;
+  private readonly plaintext: InboundPassthrough;
+  private readonly open = new Set<net.Socket>();
+  private servers: net.Server[] = [];
+  private state: 'new' | 'serving' | 'draining' | 'closed' = 'new';
+
+  constructor(
+    private readonly inputs: ProxyInputs,
+    info: PodInfo,
+    podNet: PodNet,
+    opts: PodProxyOptions = {},
+  ) {
+    const log = inputs.logger.child({ pod: `${info.namespace}/${info.name}` });
+    this.pod = { ...info, net: podNet, pool: new HbonePool({ connectTimeoutMs: inputs.connectTimeoutMs, ...opts.pool, logger: log }) };
+    this.outbound = new Outbound(inputs, this.pod);
+    this.plaintext = new InboundPassthrough(inputs, this.pod);
+    this.hbone = new HboneServer({
+      credentials: () => inputs.certs.get(info.identity),
+      onConnect: inboundHandler(inputs, this.pod),
+      logger: log,
+      ...(opts.keepAlive ? { keepAlive: opts.keepAlive } : {}),
+    });
+  }
+
+  /** Starts serving on the pod's listeners; resolves with the HBONE address. */
+  async start(l: PodListeners): Promise<{ hbone: SockAddr }> {
+    if (this.state !== 'new') throw new Error(`PodProxy ${this.pod.namespace}/${this.pod.name}: start() called twice`);
+    this.state = 'serving';
+    this.servers = [l.outbound, l.plaintext];
+    l.outbound.on('connection', (s: net.Socket) => this.serve(s, (x) => this.outbound.handle(x)));
+    l.plaintext.on('connection', (s: net.Socket) => this.serve(s, (x) => this.plaintext.handle(x)));
+    const hbone = await this.hbone.listen(l.hbone);
+    return { hbone };
+  }
+
+  stats(): PodProxyStats {
+    const h = this.hbone.stats();
+    return { plainConnections: this.open.size, hboneStreams: h.streamsActive, hboneConnections: h.connectionsActive, poolConnections: this.pod.pool.stats().connections };
+  }
+
+  /**
+   * Stops accepting, sends GOAWAY on HBONE connections, lets live connections finish for up to
+   * `timeoutMs`, then closes whatever is left.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.state === 'closed' || this.state === 'draining') return;
+    this.state = 'draining';
+    this.stopAccepting();
+    const plainDone = this.open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const check = (): void => {
+        if (this.open.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const s of this.open) s.once('close', () => setImmediate(check));
+    });
+    await Promise.all([this.hbone.drain(timeoutMs), plainDone]);
+    await this.close();
+  }
+
+  /** Closes everything now. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stopAccepting();
+    for (const s of this.open) s.destroy();
+    this.open.clear();
+    await Promise.all([this.hbone.close(), this.pod.pool.close()]);
+  }
+
+  private serve(s: net.Socket, handle: (s: net.Socket) => Promise<void>): void {
+    if (this.state !== 'serving') return void s.destroy();
+    this.open.add(s);
+    s.once('close', () => this.open.delete(s));
+    handle(s).catch((e: unknown) => {
+      this.inputs.logger.error({ err: (e as Error).message }, 'BUG: a connection handler threw');
+      s.destroy();
+    });
+  }
+
+  private stopAccepting(): void {
+    for (const srv of this.servers.splice(0)) if (srv.listening) srv.close();
+  }
+}

@@ -1,0 +1,193 @@
+// The per-pod proxy on loopback, without namespaces or iptables: pods are 127.0.0.x addresses,
+// the original destination is injected, certificates come from a test PKI. The decisions of
+// outbound (HBONE, plain TCP, passthrough, refusals), inbound authorization and late rejection,
+// and draining. The same paths in real pod namespaces: test/integration/ztunnel.test.ts.
+import net from 'node:net';
+import { once } from 'node:events';
+import { Registry } from 'prom-client';
+import t, { type Test } from 'tap';
+import { createTestPki } from '../../lib/hbone/testkit.js';
+import type { Credentials } from '../../lib/hbone/tls.js';
+import { startConnectInNetns } from '../../lib/native/index.js';
+import type { SockAddr } from '../../lib/native/types.js';
+import { AccessLog } from '../../lib/telemetry/access-log.js';
+import { silentLogger } from '../../lib/telemetry/log.js';
+import { TcpMetrics } from '../../lib/telemetry/metrics.js';
+import { ProxyState } from '../state/state.js';
+import { authz, bytes, key, svc, wl } from '../state/testkit.js';
+import { ConnectionManager } from './connection-manager.js';
+import type { ProxyInputs } from './context.js';
+import { PodProxy, type PodInfo } from './pod-proxy.js';
+import { netnsPodNet, type PodNet } from './sockets.js';
+
+const A = '127.0.0.2';
+const B = '127.0.0.3';
+const C = '127.0.0.4';
+const id = (sa: string): string => `spiffe://cluster.local/ns/demo/sa/${sa}`;
+
+async function listen(host: string, port = 0): Promise<net.Server> {
+  const s = net.createServer({ allowHalfOpen: true });
+  s.listen(port, host);
+  await once(s, 'listening');
+  return s;
+}
+const portOf = (s: net.Server): number => (s.address() as net.AddressInfo).port;
+
+/** An app that greets with the peer address it sees, then echoes. */
+async function app(t: Test, host: string, tag: string): Promise<number> {
+  const s = await listen(host);
+  const socks = new Set<net.Socket>();
+  s.on('connection', (c: net.Socket) => {
+    socks.add(c);
+    c.on('error', () => {});
+    c.write(`${tag} ${c.remoteAddress}\n`);
+    c.pipe(c);
+  });
+  t.teardown(() => {
+    for (const c of socks) c.destroy();
+    s.close();
+  });
+  return portOf(s);
+}
+
+/** Connects from `from` to a listener and returns everything read until the peer closes. */
+function exchange(from: string, port: number, host: string, payload?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, localAddress: from, allowHalfOpen: false });
+    let got = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      got += d;
+      if (payload !== undefined && got.includes('\n')) {
+        s.end(payload);
+        payload = undefined;
+      }
+    });
+    s.on('error', () => {});
+    s.once('close', () => resolve(got));
+  });
+}
+
+t.test('per-pod proxy on loopback', async (t) => {
+  const pki = await createTestPki();
+  const cache = new Map<string, Promise<Credentials>>();
+  const certs = { get: (identity: string) => cache.get(identity) ?? (cache.set(identity, pki.issue(identity)), cache.get(identity)!) };
+  // One HBONE port for every pod, as 15008 is; a free one found on B's address.
+  const probe = await listen(B);
+  const hbonePort = portOf(probe);
+  probe.close();
+  const state = new ProxyState({ hbonePort });
+  const bPort = await app(t, B, 'b');
+  const cPort = await app(t, C, 'c');
+  const outside = await app(t, '127.0.0.9', 'outside');
+  state.applyAddresses([
+    wl('a', { ns: 'demo', ips: [A], sa: 'frontend' }),
+    wl('b', { ns: 'demo', ips: [B], sa: 'backend', services: { [key('b', 'demo')]: [[80, bPort]] } }),
+    wl('c', { ns: 'demo', ips: [C], sa: 'legacy', hbone: false }),
+    svc('b', { ns: 'demo', vips: ['10.96.0.1'], ports: [[80, bPort]] }),
+  ], []);
+  const registry = new Registry();
+  const connections = new ConnectionManager(state, silentLogger());
+  t.teardown(() => connections.close());
+  const dsts = new Map<string, SockAddr>();
+  const inputs: ProxyInputs = {
+    state,
+    certs,
+    telemetry: { metrics: new TcpMetrics(registry), accessLog: new AccessLog(silentLogger()) },
+    connections,
+    logger: silentLogger(),
+    originalDst: (s) => {
+      const d = dsts.get(s.remoteAddress ?? '');
+      if (!d) throw new Error(`no original destination for ${s.remoteAddress}`);
+      return d;
+    },
+    sourceWaitMs: 200,
+    connectTimeoutMs: 2000,
+  };
+  // Loopback "pods": outgoing sockets leave from the pod's own address.
+  const podNet = (ip: string): PodNet => ({
+    ...netnsPodNet(null),
+    startConnect: (host, port) => {
+      const s = startConnectInNetns(null, host, port, { localAddress: ip });
+      s.allowHalfOpen = false;
+      return s;
+    },
+    connect: (host, port) => new Promise((resolve, reject) => {
+      const s = net.connect({ host, port, localAddress: ip, allowHalfOpen: true });
+      s.once('connect', () => resolve(s)).once('error', reject);
+    }),
+  });
+  const start = async (info: PodInfo, ip: string): Promise<{ proxy: PodProxy; outbound: number; plaintext: number }> => {
+    const proxy = new PodProxy(inputs, info, podNet(ip));
+    t.teardown(() => proxy.close());
+    const outbound = await listen(ip);
+    const plaintext = await listen(ip);
+    await proxy.start({ outbound, plaintext, hbone: { port: hbonePort, host: ip } });
+    return { proxy, outbound: portOf(outbound), plaintext: portOf(plaintext) };
+  };
+  const podA = await start({ uid: 'ua', name: 'a', namespace: 'demo', serviceAccount: 'frontend', identity: id('frontend') }, A);
+  const podB = await start({ uid: 'ub', name: 'b', namespace: 'demo', serviceAccount: 'backend', identity: id('backend') }, B);
+
+  let client = 10;
+  /** The app in pod A dials `dst`; its connection reaches A's outbound listener, as if redirected. */
+  const dial = (dst: string, port: number, payload = 'hi'): Promise<string> => {
+    const from = `127.0.1.${client++}`;
+    dsts.set(from, { address: dst, port, family: 4 });
+    return exchange(from, podA.outbound, A, payload);
+  };
+
+  t.equal(await dial(B, bPort), `b ${A}\nhi`, 'HBONE to the pod; the app sees the source pod IP');
+  t.equal(await dial('10.96.0.1', 80), `b ${A}\nhi`, 'HBONE via the service VIP');
+  t.equal(await dial(C, cPort), `c ${A}\nhi`, 'plain TCP to a workload outside the mesh');
+  t.equal(await dial('127.0.0.9', outside), `outside ${A}\nhi`, 'passthrough to an unknown destination');
+  t.equal(await dial('127.0.0.1', 15001), '', "refused: ztunnel's own port");
+  t.equal(await dial('10.96.0.1', 81), '', 'refused: a service port that does not exist');
+  const text = await registry.metrics();
+  t.match(text, /istio_tcp_connections_opened_total\{reporter="destination",source_workload="a",[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/demo\/sa\/frontend"[^}]*connection_security_policy="mutual_tls"\} 2/);
+  t.match(text, /istio_tcp_connections_failed_total\{reporter="source",[^}]*destination_service="b.demo.svc.cluster.local"[^}]*response_flags="NO_HEALTHY_UPSTREAM"/);
+
+  await t.test('a pod unknown to xDS cannot send', async (t) => {
+    const ghost = await start({ uid: 'ug', name: 'ghost', namespace: 'demo', serviceAccount: 'x', identity: id('x') }, '127.0.0.5');
+    dsts.set('127.0.1.200', { address: B, port: bPort, family: 4 });
+    const t0 = Date.now();
+    t.equal(await exchange('127.0.1.200', ghost.outbound, '127.0.0.5'), '');
+    t.ok(Date.now() - t0 >= 150, 'after waiting for the workload');
+  });
+
+  await t.test('plaintext inbound: authorized without identity, closed by a later DENY', async (t) => {
+    const from = '127.0.1.201';
+    dsts.set(from, { address: B, port: bPort, family: 4 });
+    const s = net.connect({ host: B, port: podB.plaintext, localAddress: from });
+    s.setEncoding('utf8');
+    const [greeting] = (await once(s, 'data')) as [string];
+    t.equal(greeting, `b ${from}\n`, 'the app sees the client address');
+    t.equal(connections.size, 1, 'tracked');
+    const closed = once(s, 'close');
+    state.applyAuthorizations([authz('demo', 'no-201', { action: 'DENY', rules: [[[{ sourceIps: [{ address: bytes(from), length: 32 }] }]]] })], []);
+    await closed;
+    t.equal(connections.size, 0, 'closed by the policy change');
+    t.equal(await exchange(from, podB.plaintext, B), '', 'and refused from now on');
+    t.match(await registry.metrics(), /istio_tcp_connections_closed_total\{reporter="destination",[^}]*response_flags="DENY",connection_security_policy="unknown"\} 1/);
+    state.applyAuthorizations([], ['demo/no-201']);
+  });
+
+  await t.test('drain: listeners stop, live connections may finish', async (t) => {
+    const from = '127.0.1.202';
+    dsts.set(from, { address: B, port: bPort, family: 4 });
+    const s = net.connect({ host: A, port: podA.outbound, localAddress: from, allowHalfOpen: true });
+    s.setEncoding('utf8');
+    await once(s, 'data');
+    const drained = podA.proxy.drain(5000);
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(await exchange('127.0.1.203', podA.outbound, A), '', 'no new connections');
+    s.write('still there\n');
+    const [echo] = (await once(s, 'data')) as [string];
+    t.equal(echo, 'still there\n', 'the live one still works while draining');
+    s.end();
+    s.on('end', () => s.destroy());
+    const t0 = Date.now();
+    await drained;
+    t.ok(Date.now() - t0 < 4000, 'drain ends when the last connection does');
+    t.same(podA.proxy.stats().plainConnections, 0);
+  });
+});
