@@ -26,6 +26,7 @@ interface UpOpts {
   detach?: boolean;
   file?: string[];
   timeout: string;
+  mesh: boolean;
 }
 
 /** Settled: every Deployment has its replicas, and every pod runs and is Ready. */
@@ -97,6 +98,7 @@ export function upCommand(): Command {
     .option('--demo', 'apply the demo apps (a frontend calling a backend with two versions)')
     .option('-f, --file <path...>', 'manifests to apply once the cluster runs')
     .option('--detach', 'return once every pod runs; the cluster keeps running in the background')
+    .option('--no-mesh', 'run the cluster without the mesh data plane (no ztunnel, no CNI agent)')
     .option('--timeout <seconds>', 'how long --detach waits for pods', '180')
     .action(async (opts: UpOpts) => {
       const stateDir = path.resolve(stateDirOf(opts));
@@ -109,7 +111,7 @@ export function upCommand(): Command {
       if (opts.detach) {
         mkdirSync(stateDir, { recursive: true });
         const fd = openSync(l.runnerLog, 'a');
-        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
+        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.mesh ? [] : ['--no-mesh']), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
         const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, AMBIT_RUNNER_QUIET: '1' } });
         closeSync(fd);
         let exited = false;
@@ -131,7 +133,7 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
   // terminal shows the summary.
   const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner') : createLogger('runner', undefined, layout(stateDir).runnerLog);
   if (!process.env.AMBIT_RUNNER_QUIET) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
-  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN });
+  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN, mesh: opts.mesh });
   let stopping = false;
   const stop = async (purge: boolean) => {
     if (stopping) return;

@@ -21,6 +21,7 @@ import { startPortForward, type PortForward } from './net/portforward.js';
 import { toProxyInput } from './svcmap.js';
 import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
 import { issueNodeCredential } from '../../control/main.js';
+import { installPlugin as installCniPlugin } from '../../cni/main.js';
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -28,8 +29,11 @@ export interface LocalClusterOptions {
   log: Logger;
   /** The `ambit` entry point (dist/cli/main.js) that pods and components run. */
   ambitBin: string;
-  /** Extra CNI plugins chained after bridge + host-local (the CNI issue adds ambit-cni). */
-  extraCniPlugins?: PluginConf[];
+  /**
+   * Run the mesh data plane: a CNI node agent and a ztunnel in every node namespace, with
+   * `ambit-cni` chained after bridge + host-local. Default true.
+   */
+  mesh?: boolean;
 }
 
 export interface ForwardSpec {
@@ -90,21 +94,52 @@ export class LocalCluster {
     this.net = await createCluster({ prefix: this.prefix, nodes: this.o.nodes, replace: true, log });
     this.store = openStore(this.l.store);
     await this.seedObjects();
-    this.installBin();
     this.startDns();
     await this.startControlPlane();
     this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
     this.manager.start();
-    for (const node of this.net.nodes) await this.startNode(node);
+    const binDir = this.installBin();
+    for (const node of this.net.nodes) {
+      const plugins = this.o.mesh === false ? [] : await this.startMeshNode(node, binDir);
+      await this.startNode(node, plugins, binDir);
+    }
     this.startServiceProxies();
   }
 
-  /** Pods and components find `ambit` on their PATH, as if it were in their image. */
-  private installBin(): void {
-    const bin = path.join(this.l.root, 'bin');
+  /**
+   * Pods and components find `ambit` on their PATH, as if it were in their image; the same
+   * directory is a CNI bin dir holding `ambit-cni`.
+   */
+  private installBin(): string {
+    const bin = this.binDir;
     mkdirSync(bin, { recursive: true });
     rmSync(path.join(bin, 'ambit'), { force: true });
     symlinkSync(this.o.ambitBin, path.join(bin, 'ambit'));
+    return bin;
+  }
+
+  /** A node's mesh agents: `ambit cni-agent` and `ambit ztunnel`, sharing the node's ZDS socket. */
+  private async startMeshNode(node: NodeNetwork, binDir: string): Promise<PluginConf[]> {
+    await installCniPlugin(binDir);
+    const dir = path.join(this.l.root, 'nodes', node.name);
+    mkdirSync(dir, { recursive: true });
+    const zds = path.join(dir, 'ztunnel.sock');
+    const cniSocket = path.join(dir, 'cni.sock');
+    // No DNS capture: ztunnel has no DNS proxy yet, so pods keep using cluster DNS directly.
+    this.startComponent(`cni-agent-${node.name}`, node.netns, ['cni-agent', '--node', node.name, '--state-dir', this.l.root, '--cni-socket', cniSocket, '--zds-socket', zds, '--no-dns-capture']);
+    this.startComponent(`ztunnel-${node.name}`, node.netns, [
+      'ztunnel',
+      '--node-name', node.name,
+      '--instance-ip', node.address,
+      '--xds-address', `${this.net.control.address}:15012`,
+      '--ca-root', path.join(this.l.ca, 'root-cert.pem'),
+      '--credential-file', path.join(this.credentialsDir, `${node.name}.token`),
+      '--zds-socket', zds,
+    ]);
+    // Easier to see into: each ztunnel's admin (/config_dump) and metrics on the host's loopback.
+    await this.forwardTo({ name: `ztunnel ${node.name} admin (/config_dump)`, netns: node.netns, host: '127.0.0.1', port: 15000 });
+    await this.forwardTo({ name: `ztunnel ${node.name} metrics`, netns: node.netns, host: node.address, port: 15020 });
+    return [{ type: 'ambit-cni', agentSocket: cniSocket, excludeNamespaces: ['kube-system', 'istio-system'] }];
   }
 
   get binDir(): string {
@@ -185,9 +220,9 @@ export class LocalCluster {
     return c;
   }
 
-  private async startNode(node: NodeNetwork): Promise<void> {
+  private async startNode(node: NodeNetwork, extraPlugins: PluginConf[], binDir: string): Promise<void> {
     const log = this.o.log.child({ node: node.name });
-    const cni: CniNode = await setupNodeCni(this.prefix, node, this.l.root, { extraPlugins: this.o.extraCniPlugins ?? [], log });
+    const cni: CniNode = await setupNodeCni(this.prefix, node, this.l.root, { extraPlugins, cniPath: ['/usr/lib/cni', '/opt/cni/bin', binDir], log });
     const dial = (host: string, port: number, timeoutMs: number) => connectInNetns(node.netnsPath, host, port, { timeoutMs });
     const kubelet = new Kubelet({
       node: node.name,

@@ -42,7 +42,8 @@ export class Component {
     this.child = child;
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });
-    if (child.pid) writeFileSync(this.pidFile, String(child.pid));
+    // The subcommand goes with the PID, so a leftover check can tell ours from a recycled PID.
+    if (child.pid) writeFileSync(this.pidFile, `${child.pid} ${this.spec.argv[2] ?? this.spec.name}\n`);
     this.exited = new Promise((resolve) => {
       child.on('error', (err) => {
         this.spec.log.error({ component: this.spec.name, err: err.message }, 'component failed to start');
@@ -99,15 +100,16 @@ export function killComponentLeftovers(dir: string): number[] {
     return killed;
   }
   for (const n of names) {
-    const pid = Number(readFileSync(path.join(dir, n), 'utf8').trim());
+    const [pidText, match = n.slice(0, -4)] = readFileSync(path.join(dir, n), 'utf8').trim().split(' ');
+    const pid = Number(pidText);
     // Only a process that is still ours: a recycled PID runs something else.
     let cmdline = '';
     try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
     } catch {
       /* gone */
     }
-    if (Number.isInteger(pid) && pid > 1 && cmdline.includes(n.slice(0, -4))) {
+    if (Number.isInteger(pid) && pid > 1 && cmdline.includes(match)) {
       try {
         process.kill(-pid, 'SIGKILL');
         killed.push(pid);

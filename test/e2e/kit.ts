@@ -1,7 +1,7 @@
 // Helpers for end-to-end tests: run the real `ambit` command against a cluster in its own state
 // directory, and always take the cluster down afterwards.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,19 @@ export class TestCluster {
     const dd = args.indexOf('--');
     const withDir = dd >= 0 ? [...args.slice(0, dd), '--state-dir', this.stateDir, ...args.slice(dd)] : [...args, '--state-dir', this.stateDir];
     return run(withDir, { timeoutMs: 240_000 });
+  }
+
+  /** `ambit apply -f` of a YAML text. */
+  async applyYaml(yaml: string): Promise<string> {
+    const f = path.join(this.stateDir, `apply-${Date.now()}-${Math.random().toString(16).slice(2)}.yaml`);
+    writeFileSync(f, yaml);
+    return this.ambit('apply', '-f', f);
+  }
+
+  async deleteYaml(yaml: string): Promise<string> {
+    const f = path.join(this.stateDir, `delete-${Date.now()}-${Math.random().toString(16).slice(2)}.yaml`);
+    writeFileSync(f, yaml);
+    return this.ambit('delete', '-f', f);
   }
 
   async json<T>(...args: string[]): Promise<T> {
