@@ -1,0 +1,124 @@
+// The node agent's composition root: probe SNAT, recovery of the pods a previous agent enrolled,
+// the ZDS server for ztunnel, the CNI event server for the plugin, the watches, and the metrics
+// endpoint. close() stops serving but leaves every pod's redirection in place: pods stay
+// protected while the agent restarts, and the next agent takes them over.
+import { openStore } from '../lib/store/index.js';
+import type { ClusterStore } from '../lib/store/types.js';
+import { silentLogger, type Logger } from '../lib/telemetry/log.js';
+import { ZdsServer } from '../lib/zds/index.js';
+import { NodeAgent } from './agent/agent.js';
+import { PodController, type RecoveryReport } from './agent/controller.js';
+import { cniHandlers } from './agent/events.js';
+import { AgentMetrics } from './agent/metrics.js';
+import { startMonitoring, type MonitoringServer } from './agent/monitoring.js';
+import { PodRedirector, ProbeSnat, describeBackend } from './agent/rules/index.js';
+import type { Config } from './config.js';
+import { startEventServer, type EventServer } from './plugin/server.js';
+import type { StatusReply } from './plugin/protocol.js';
+
+export interface CniAgentDeps {
+  logger?: Logger;
+  /** A store to use instead of opening config.storeDir (not closed by close()). */
+  store?: ClusterStore;
+  /** Node.js process metrics in the registry (default true; tests running several agents turn it off). */
+  defaultMetrics?: boolean;
+}
+
+export interface CniAgent {
+  cniSocket: string;
+  zdsSocket: string;
+  /** host:port of /metrics, /readyz, /healthz/ready, /debug/pods as bound. */
+  metricsAddress: string;
+  metricsPort: number;
+  recovery: RecoveryReport;
+  agent: NodeAgent;
+  controller: PodController;
+  zds: ZdsServer;
+  metrics: AgentMetrics;
+  readiness(): StatusReply;
+  close(): Promise<void>;
+}
+
+const DRAIN_MS = 10_000;
+
+export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Promise<CniAgent> {
+  const log = deps.logger ?? silentLogger();
+  const store = deps.store ?? openStore(config.storeDir, { logger: log.child({ part: 'store' }) });
+  const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
+  const state = { probe: false, listed: false, cni: false, accepting: true };
+  const readiness = (): StatusReply => {
+    const missing = [!state.probe && 'probe SNAT not set up', !state.listed && 'cluster store not listed yet', !state.cni && 'CNI socket not listening'].filter(Boolean);
+    if (!state.accepting) missing.push('shutting down');
+    return missing.length === 0 ? { ready: true } : { ready: false, message: missing.join(', ') };
+  };
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) await c().catch((e: Error) => log.warn({ err: e.message }, 'close step failed'));
+  };
+  if (!deps.store) closers.push(() => store.close());
+  try {
+    // Filled in as they are built: the endpoint answers (not ready) from the start.
+    const live: { agent?: NodeAgent; controller?: PodController } = {};
+    const monitoring: MonitoringServer = await startMonitoring(config.metrics.host, config.metrics.port, {
+      metrics: () => metrics.text(),
+      readiness,
+      pods: () => ({ node: config.node, pods: live.agent?.list() ?? [], retrying: live.controller?.reconciler.failing ?? [] }),
+    }, log);
+    closers.push(() => monitoring.close());
+
+    const redirector = new PodRedirector({ backend: config.redirectBackend, log });
+    const probe = new ProbeSnat({
+      backend: config.probeBackend, ipv6: config.probeIpv6, log,
+      ...(config.nodeNetns ? { netns: config.nodeNetns } : {}),
+    });
+    await probe.setup();
+    state.probe = true;
+    log.info({ redirect: describeBackend(redirector.backend), probe: probe.kind }, 'redirection back ends');
+
+    const zds = new ZdsServer({ socketPath: config.zdsSocket, ackTimeoutMs: config.zdsAckTimeoutMs, logger: log.child({ part: 'zds' }) });
+    const agent = new NodeAgent({
+      store, redirector, probe, zds, metrics, log,
+      settings: { node: config.node, excludeNamespaces: config.excludeNamespaces, dnsCapture: config.dnsCapture, probeIpv6: config.probeIpv6 },
+    });
+    const ctl = new PodController({ agent, store, metrics, log });
+    Object.assign(live, { agent, controller: ctl });
+    const recovery = await ctl.recover();
+    state.listed = true;
+
+    const countZtunnels = (): void => metrics.ztunnels.set(zds.status().length);
+    zds.on('ready', countZtunnels);
+    zds.on('disconnect', countZtunnels);
+    // A ztunnel that just took its snapshot can take the pods that failed for want of one.
+    zds.on('snapshotSent', () => ctl.reconciler.retryNow());
+    await zds.start();
+    closers.push(() => zds.close());
+
+    const cni: EventServer = await startEventServer(config.cniSocket, cniHandlers({
+      agent, store, metrics, log, readiness, accepting: () => state.accepting,
+    }), log);
+    closers.push(() => cni.close());
+    state.cni = true;
+    ctl.start();
+    log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: `${monitoring.host}:${monitoring.port}` }, 'cni-agent ready');
+
+    return {
+      cniSocket: cni.socketPath,
+      zdsSocket: config.zdsSocket,
+      metricsAddress: `${monitoring.host.includes(':') ? `[${monitoring.host}]` : monitoring.host}:${monitoring.port}`,
+      metricsPort: monitoring.port,
+      recovery, agent, controller: ctl, zds, metrics, readiness,
+      close: async () => {
+        if (!state.accepting) return;
+        state.accepting = false;
+        ctl.stop();
+        // Let operations in flight finish (a CNI ADD answers), but do not wait forever.
+        await Promise.race([agent.queue.idle(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+        await closeAll();
+        log.info('cni-agent stopped; pod redirection left in place');
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

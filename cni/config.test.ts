@@ -1,0 +1,61 @@
+import t from 'tap';
+import { ConfigError, parseDuration, parseListenAddress, resolveConfig } from './config.js';
+
+t.test('defaults', async (t) => {
+  const c = resolveConfig({ node: 'node-1' });
+  t.same(c, {
+    node: 'node-1',
+    stateDir: '/var/lib/ambit',
+    storeDir: '/var/lib/ambit/store',
+    cniSocket: '/var/run/ambit/cni.sock',
+    zdsSocket: '/var/run/ztunnel/ztunnel.sock',
+    metrics: { host: '0.0.0.0', port: 15014 },
+    excludeNamespaces: ['kube-system', 'istio-system'],
+    dnsCapture: true,
+    redirectBackend: 'auto',
+    probeBackend: 'auto',
+    probeIpv6: false,
+    zdsAckTimeoutMs: 5000,
+  });
+});
+
+t.test('flags and environment', async (t) => {
+  const c = resolveConfig({
+    stateDir: '/tmp/s', cniSocket: '/tmp/s/cni.sock', zdsSocket: '/tmp/s/zds.sock', metricsAddress: '127.0.0.1:0',
+    excludeNamespaces: 'kube-system, ambit-system,', dnsCapture: false, redirectBackend: 'nft', probeBackend: 'ipset', probeIpv6: true,
+    nodeNetns: 'tnode', zdsAckTimeout: '2s',
+  }, { NODE_NAME: 'node-2', AMBIENT_DNS_CAPTURE: 'true' });
+  t.match(c, {
+    node: 'node-2', storeDir: '/tmp/s/store', metrics: { host: '127.0.0.1', port: 0 }, excludeNamespaces: ['kube-system', 'ambit-system'],
+    dnsCapture: false, redirectBackend: 'nft', probeBackend: 'ipset', probeIpv6: true, nodeNetns: 'tnode', zdsAckTimeoutMs: 2000,
+  });
+  t.equal(resolveConfig({ node: 'n' }, { AMBIENT_DNS_CAPTURE: 'false' }).dnsCapture, false, 'environment when no flag');
+  t.same(resolveConfig({ node: 'n', excludeNamespaces: '' }).excludeNamespaces, [], 'an empty list excludes nothing');
+  t.equal(resolveConfig({ node: 'n', storeDir: '/x' }).storeDir, '/x');
+});
+
+t.test('bad input names the flag', async (t) => {
+  const bad: Array<[Parameters<typeof resolveConfig>[0], RegExp, NodeJS.ProcessEnv?]> = [
+    [{}, /--node is required/],
+    [{ node: 'Node_1' }, /--node: must be a lowercase DNS name/],
+    [{ node: 'n', cniSocket: 'relative.sock' }, /--cni-socket: must be an absolute path/],
+    [{ node: 'n', zdsSocket: `/${'x'.repeat(120)}` }, /--zds-socket: is longer than the 107 bytes/],
+    [{ node: 'n', metricsAddress: 'localhost:99999' }, /--metrics-address: "localhost:99999" is not a listen address/],
+    [{ node: 'n', redirectBackend: 'ebpf' }, /--redirect-backend: /],
+    [{ node: 'n', excludeNamespaces: 'ok,Not OK' }, /--exclude-namespaces\[1\]: must be a lowercase DNS name/],
+    [{ node: 'n', zdsAckTimeout: '5' }, /--zds-ack-timeout: "5" is not a duration/],
+    [{ node: 'n', zdsAckTimeout: '10ms' }, /--zds-ack-timeout: /],
+    [{ node: 'n' }, /AMBIENT_DNS_CAPTURE: "maybe" is not a boolean/, { AMBIENT_DNS_CAPTURE: 'maybe' }],
+  ];
+  for (const [flags, re, env] of bad) t.throws(() => resolveConfig(flags, env), re, re.source);
+  t.throws(() => resolveConfig({}), ConfigError);
+});
+
+t.test('address and duration parsing', async (t) => {
+  t.same(parseListenAddress(':15014', 'x'), { host: '0.0.0.0', port: 15014 });
+  t.same(parseListenAddress('15014', 'x'), { host: '0.0.0.0', port: 15014 });
+  t.same(parseListenAddress('[::1]:0', 'x'), { host: '::1', port: 0 });
+  t.equal(parseDuration('500ms', 'x'), 500);
+  t.equal(parseDuration('1.5s', 'x'), 1500);
+  t.equal(parseDuration('1m', 'x'), 60_000);
+});

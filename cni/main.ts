@@ -1,0 +1,81 @@
+// `ambit cni-agent`: flags + environment → Config (logged once) → startCniAgent. SIGTERM/SIGINT
+// stop serving and leave the pods' redirection in place (the next agent takes them over).
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../lib/telemetry/log.js';
+import { startCniAgent } from './app.js';
+import { ConfigError, DEFAULT_ZDS_SOCKET, parseDuration, resolveConfig, type CniAgentFlags } from './config.js';
+import { DEFAULT_AGENT_SOCKET } from './plugin/protocol.js';
+
+export { startCniAgent, type CniAgent, type CniAgentDeps } from './app.js';
+export { resolveConfig, type Config, type CniAgentFlags } from './config.js';
+export { installPlugin, uninstallPlugin, PLUGIN_BINARY } from './plugin/install.js';
+
+export interface CniAgentIO {
+  err: (s: string) => void;
+}
+
+const defaultIO: CniAgentIO = { err: (s) => process.stderr.write(s) };
+
+async function run(flags: CniAgentFlags, io: CniAgentIO): Promise<void> {
+  let config;
+  try {
+    config = resolveConfig(flags, process.env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`${e.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = createLogger('cni-agent');
+  log.info({ config }, 'configuration');
+  let agent;
+  try {
+    agent = await startCniAgent(config, { logger: log });
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'cni-agent failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void agent.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const checked = (flag: string) => (v: string): string => {
+  try {
+    parseDuration(v, flag);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return v;
+};
+
+export function cniAgentCommand(io: CniAgentIO = defaultIO): Command {
+  return new Command('cni-agent')
+    .description("run the CNI node agent: enrols this node's ambient pods (in-pod redirection, probe SNAT), serves ztunnel over ZDS and the ambit-cni plugin")
+    .option('--node <name>', 'this node (env NODE_NAME); only pods scheduled here are enrolled')
+    .option('--state-dir <dir>', 'cluster state directory (env AMBIT_STATE_DIR; default /var/lib/ambit)')
+    .option('--store-dir <dir>', 'File store directory (default <state-dir>/store)')
+    .option('--cni-socket <path>', `Unix socket the ambit-cni plugin talks to (default ${DEFAULT_AGENT_SOCKET})`)
+    .option('--zds-socket <path>', `Unix socket ztunnel connects to (default ${DEFAULT_ZDS_SOCKET})`)
+    .option('--metrics-address <addr>', '/metrics, /readyz, /healthz/ready, /debug/pods (default :15014; port 0 picks one)')
+    .option('--exclude-namespaces <list>', 'comma-separated namespaces never enrolled (env AMBIT_CNI_EXCLUDE_NAMESPACES; default kube-system,istio-system)')
+    .option('--no-dns-capture', 'do not capture DNS to ztunnel unless a pod asks (env AMBIENT_DNS_CAPTURE; default on)')
+    .option('--redirect-backend <tool>', 'in-pod rules: auto, iptables, iptables-legacy, iptables-nft or nft (default auto)')
+    .option('--probe-backend <tool>', 'node probe SNAT set: auto, ipset or nft (default auto)')
+    .option('--probe-ipv6', 'also SNAT probes to IPv6 pod addresses')
+    .option('--node-netns <name>', "put the probe SNAT in this named network namespace instead of the agent's own")
+    .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', checked('--zds-ack-timeout'))
+    .action(async (o: CniAgentFlags) => {
+      // commander sets dnsCapture=true unless --no-dns-capture; leave the default to the environment then.
+      const flags: CniAgentFlags = { ...o };
+      if (o.dnsCapture === true) delete flags.dnsCapture;
+      await run(flags, io);
+    });
+}
