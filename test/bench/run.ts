@@ -1,74 +1,110 @@
 // `npm run bench`: the figures of the closing notes, measured side by side in one run.
-// Scenarios: the local cluster's own costs (up, pod start) and the no-mesh baseline of the data
-// path (pod to pod across nodes). Later issues add ztunnel and waypoint columns to the same table.
+// - the local cluster's own cost (ambit up);
+// - the data path, no mesh (namespace `bench`) vs through two ztunnels (namespace `bench-mesh`,
+//   ambient), pod to pod across nodes, rounds interleaved so that both columns see the same
+//   machine load;
+// - the control plane at scale (test/bench/control.ts, in its own process).
 // Results: bench-results/<time>.json and a Markdown table on stdout.
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TestCluster, ROOT } from '../e2e/kit.js';
 import type { Pod } from '../../lib/k8s/types.js';
-import { median, type Row } from './table.js';
-import { markdownTable } from './table.js';
+import { markdownTable, median, type Row } from './table.js';
 
 interface LoadReport {
   requests: number;
   ok: number;
+  errorCount: number;
   achievedQps: number;
+  durationMs: number;
   latencyMs: { p50: number; p90: number; p99: number };
   bytesReceived: number;
-  durationMs?: number;
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function load(c: TestCluster, client: string, url: string, args: string[]): Promise<LoadReport> {
-  const out = await c.ambit('exec', client, '--', 'ambit', 'echo', 'client', url, ...args, '--json');
-  return JSON.parse(out) as LoadReport;
+interface Side {
+  client: string;
+  serverIp: string;
+}
+
+type Sample = Record<string, number[]>;
+
+function push(s: Sample, k: string, v: number): void {
+  (s[k] ??= []).push(v);
+}
+
+async function measure(c: TestCluster, side: Side, out: Sample): Promise<void> {
+  const load = async (url: string, args: string[]): Promise<LoadReport> =>
+    JSON.parse(await c.ambit('exec', side.client, '--', 'ambit', 'echo', 'client', url, ...args, '--json')) as LoadReport;
+  const http = `http://${side.serverIp}:8080/`;
+  const closed = await load(http, ['--connections', '8', '--duration', '5s']);
+  push(out, 'rps', closed.achievedQps);
+  push(out, 'p50', closed.latencyMs.p50);
+  push(out, 'p99', closed.latencyMs.p99);
+  const fixed = await load(http, ['--qps', '1000', '--connections', '8', '--size', '1024', '--duration', '5s']);
+  push(out, 'fp50', fixed.latencyMs.p50);
+  push(out, 'fp90', fixed.latencyMs.p90);
+  push(out, 'fp99', fixed.latencyMs.p99);
+  push(out, 'ferr', fixed.errorCount);
+  const bulk = await load(`tcp://${side.serverIp}:9090`, ['--size', String(4 << 20), '--count', '24', '--connections', '1']);
+  push(out, 'gbps', (bulk.bytesReceived * 8) / (bulk.durationMs / 1000) / 1e9);
+}
+
+function controlPlaneBench(): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(here, 'control.js'), '--workloads', '10000', '--services', '1000', '--clients', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => resolve(out));
+  });
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const c = new TestCluster('bench');
+  const base: Sample = {};
+  const mesh: Sample = {};
   try {
     const t0 = performance.now();
     await c.up(2, [path.join(ROOT, 'test', 'fixtures', 'bench-app.yaml')]);
-    rows.push({ scenario: 'cluster', metric: 'ambit up --detach, 2 nodes + 2 pods ready (s)', baseline: (performance.now() - t0) / 1000 });
-    const pods = JSON.parse(await c.ambit('get', 'pods', '-n', 'bench', '-o', 'json')) as { items: Pod[] };
-    const client = `bench/${pods.items.find((p) => p.metadata.labels?.app === 'client')!.metadata.name}`;
-    const server = pods.items.find((p) => p.metadata.labels?.app === 'server')!;
-    const direct = `http://${server.status!.podIP}:8080/`;
-
-    const rr: number[] = [];
-    const p50: number[] = [];
-    const p99: number[] = [];
-    const fixedP50: number[] = [];
-    const fixedP90: number[] = [];
-    const fixedP99: number[] = [];
-    const bulk: number[] = [];
+    rows.push({ scenario: 'cluster', metric: 'ambit up --detach: 2 nodes, control plane, ztunnels, 4 pods ready (s)', baseline: (performance.now() - t0) / 1000 });
+    const side = async (ns: string): Promise<Side> => {
+      const pods = JSON.parse(await c.ambit('get', 'pods', '-n', ns, '-o', 'json')) as { items: Pod[] };
+      const client = pods.items.find((p) => p.metadata.labels?.app === 'client')!;
+      const server = pods.items.find((p) => p.metadata.labels?.app === 'server')!;
+      return { client: `${ns}/${client.metadata.name}`, serverIp: server.status!.podIP! };
+    };
+    const plain = await side('bench');
+    const ambient = await side('bench-mesh');
     for (let i = 0; i < ROUNDS; i++) {
-      const closed = await load(c, client, direct, ['--connections', '8', '--duration', '5s']);
-      rr.push(closed.achievedQps);
-      p50.push(closed.latencyMs.p50);
-      p99.push(closed.latencyMs.p99);
-      const fixed = await load(c, client, direct, ['--qps', '1000', '--connections', '8', '--size', '1024', '--duration', '5s']);
-      fixedP50.push(fixed.latencyMs.p50);
-      fixedP90.push(fixed.latencyMs.p90);
-      fixedP99.push(fixed.latencyMs.p99);
-      const b = await load(c, client, `tcp://${server.status!.podIP}:9090`, ['--size', String(4 << 20), '--count', '32', '--connections', '1']);
-      bulk.push((b.bytesReceived * 8) / ((b.durationMs ?? (b.requests / b.achievedQps) * 1000) / 1000) / 1e9);
+      await measure(c, plain, base);
+      await measure(c, ambient, mesh);
     }
-    rows.push({ scenario: 'pod→pod, cross-node', metric: 'HTTP/1.1 closed loop, 8 conns (req/s)', baseline: median(rr) });
-    rows.push({ scenario: 'pod→pod, cross-node', metric: 'closed loop p50 / p99 (ms)', baseline: `${median(p50).toFixed(2)} / ${median(p99).toFixed(2)}` });
-    rows.push({ scenario: 'pod→pod, cross-node', metric: '1 KiB at 1,000 req/s, 8 conns: p50 / p90 / p99 (ms)', baseline: `${median(fixedP50).toFixed(2)} / ${median(fixedP90).toFixed(2)} / ${median(fixedP99).toFixed(2)}` });
-    rows.push({ scenario: 'pod→pod, cross-node', metric: 'TCP echo, 4 MiB messages, 1 conn (Gb/s each way)', baseline: median(bulk) });
   } finally {
     await c.down();
   }
+  const m = (s: Sample, k: string) => median(s[k] ?? []);
+  const ms = (s: Sample, ...ks: string[]) => ks.map((k) => m(s, k).toFixed(2)).join(' / ');
+  const ratio = (a: number, b: number) => `${(b / a).toFixed(2)}×`;
+  const sc = 'pod→pod across nodes';
+  rows.push({ scenario: sc, metric: 'HTTP/1.1 closed loop, 8 connections (req/s)', baseline: m(base, 'rps'), ztunnel: `${m(mesh, 'rps').toFixed(0)} (${ratio(m(base, 'rps'), m(mesh, 'rps'))})` });
+  rows.push({ scenario: sc, metric: 'closed loop latency p50 / p99 (ms)', baseline: ms(base, 'p50', 'p99'), ztunnel: ms(mesh, 'p50', 'p99') });
+  rows.push({ scenario: sc, metric: '1 KiB at 1,000 req/s over 8 connections: p50 / p90 / p99 (ms)', baseline: ms(base, 'fp50', 'fp90', 'fp99'), ztunnel: ms(mesh, 'fp50', 'fp90', 'fp99') });
+  rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
+  rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
+  const control = process.env.BENCH_SKIP_CONTROL ? '' : await controlPlaneBench();
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh }, control }, null, 2) + '\n');
   console.log(markdownTable(rows));
-  console.log(`\n(medians of ${ROUNDS} rounds; JSON in ${path.relative(process.cwd(), file)})`);
+  console.log(`\n(medians of ${ROUNDS} interleaved rounds; ratios are ztunnel / baseline)\n`);
+  if (control) console.log(control.slice(control.lastIndexOf('| control plane')));
+  console.log(`JSON in ${path.relative(process.cwd(), file)}`);
 }
 
 main().catch((e: unknown) => {

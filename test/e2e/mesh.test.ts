@@ -142,6 +142,52 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
     t.ok((plain.ports.get(8080) ?? 0) > 0, 'plain again on the wire');
   });
 
+  const componentPid = (name: string) => Number(readFileSync(path.join(c.stateDir, 'components', `${name}.pid`), 'utf8').trim().split(' ')[0]);
+  /** The redirection rules of a pod, as iptables-save prints them (to count copies). */
+  const rules = async (p: Pod) => (await inNetns(p.metadata.annotations!['ambit.dev/netns']!, 'iptables-save', [])).stdout.split('\n').filter((l) => l.startsWith('-A ISTIO_')).sort();
+
+  await t.test('kill the agent and ztunnel, in either order, while traffic flows: nothing half-enrolled, traffic recovers', async (t) => {
+    const before = await Promise.all(servers.map(rules));
+    t.ok(before.every((r) => r.length > 0), 'rules present before');
+    for (const order of [['cni-agent', 'ztunnel'], ['ztunnel', 'cni-agent']]) {
+      const load = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://server/', '--qps', '20', '--connections', '2', '--duration', '8s', '--json');
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const comp of order) {
+        for (const node of ['node-1', 'node-2']) process.kill(componentPid(`${comp}-${node}`), 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 700));
+      }
+      await load;
+      await eventually(`traffic recovers after killing ${order.join(' then ')}`, async () => (await call(clientRef, 'http://server/')).code === 0, 60_000);
+      const after = await Promise.all(servers.map(rules));
+      t.same(after, before, `rules exactly as before (not missing, not doubled) after ${order.join(' then ')}`);
+    }
+  });
+
+  await t.test('with the node agent stopped, a new ambient pod does not start, and starts once it is back', async (t) => {
+    const agent = componentPid('cni-agent-node-2');
+    process.kill(agent, 'SIGSTOP');
+    const late =
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: late, namespace: mesh }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: late } }\n' +
+      '  template:\n    metadata: { labels: { app: late } }\n    spec:\n      nodeSelector: { kubernetes.io/hostname: node-2 }\n      containers:\n        - { name: sleep, image: busybox, command: [sleep, "100000"] }\n';
+    try {
+      await c.applyYaml(late);
+      const stuck = await eventually('the sandbox to fail', async () => {
+        const p = (await pods('mesh')).find((x) => x.metadata.labels?.app === 'late');
+        return p?.status?.reason === 'FailedCreatePodSandBox' ? p : undefined;
+      }, 90_000);
+      t.match(stuck.status?.message, /ambit-cni/, `a clear message: ${stuck.status?.message}`);
+      t.notOk(stuck.status?.containerStatuses?.length, 'no container was started');
+    } finally {
+      process.kill(agent, 'SIGCONT');
+    }
+    const running = await eventually('the pod to start once the agent is back', async () => {
+      const p = (await pods('mesh')).find((x) => x.metadata.labels?.app === 'late');
+      return p?.status?.phase === 'Running' && p.metadata.annotations?.[REDIRECTION] === 'enabled' ? p : undefined;
+    }, 90_000);
+    t.ok(running, 'running and enrolled');
+    await c.deleteYaml(late);
+  });
+
   await t.test('node HTTP probes of enrolled pods keep passing', async (t) => {
     const now = await pods('mesh');
     for (const p of now.filter((x) => x.metadata.labels?.app === 'server')) {
