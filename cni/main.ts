@@ -1,7 +1,8 @@
 // `ambit cni-agent`: flags + environment → Config (logged once) → startCniAgent. SIGTERM/SIGINT
 // stop serving and leave the pods' redirection in place (the next agent takes them over).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
+import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startCniAgent } from './app.js';
 import { ConfigError, DEFAULT_ZDS_SOCKET, parseDuration, resolveConfig, type CniAgentFlags } from './config.js';
 import { DEFAULT_AGENT_SOCKET } from './plugin/protocol.js';
@@ -17,44 +18,16 @@ export interface CniAgentIO {
 const defaultIO: CniAgentIO = { err: (s) => process.stderr.write(s) };
 
 async function run(flags: CniAgentFlags, io: CniAgentIO): Promise<void> {
-  let config;
-  try {
-    config = resolveConfig(flags, process.env);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`${e.message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const log = createLogger('cni-agent');
-  log.info({ config }, 'configuration');
-  let agent;
-  try {
-    agent = await startCniAgent(config, { logger: log });
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'cni-agent failed to start');
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    void agent.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await runComponent({
+    name: 'cni-agent',
+    resolve: () => resolveConfig(flags, process.env),
+    isConfigError: (e) => e instanceof ConfigError,
+    err: io.err,
+    logger: () => createLogger('cni-agent'),
+    start: (config, logger) => startCniAgent(config, { logger }),
+  });
 }
 
-const checked = (flag: string) => (v: string): string => {
-  try {
-    parseDuration(v, flag);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-  return v;
-};
 
 export function cniAgentCommand(io: CniAgentIO = defaultIO): Command {
   return new Command('cni-agent')
@@ -71,7 +44,7 @@ export function cniAgentCommand(io: CniAgentIO = defaultIO): Command {
     .option('--probe-backend <tool>', 'node probe SNAT set: auto, ipset or nft (default auto)')
     .option('--probe-ipv6', 'also SNAT probes to IPv6 pod addresses')
     .option('--node-netns <name>', "put the probe SNAT in this named network namespace instead of the agent's own")
-    .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', checked('--zds-ack-timeout'))
+    .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', durationArg('--zds-ack-timeout', parseDuration))
     .action(async (o: CniAgentFlags) => {
       // commander sets dnsCapture=true unless --no-dns-capture; leave the default to the environment then.
       const flags: CniAgentFlags = { ...o };

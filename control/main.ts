@@ -1,7 +1,8 @@
 // `ambit control`: flags + environment → Config (logged once) → startControlPlane; SIGTERM/SIGINT
 // close it. `ambit control issue-node-credential` signs a node's credential for `ambit up`.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
+import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startControlPlane } from './app.js';
 import { issueNodeCredential } from './certs/credentials.js';
 import { ConfigError, parseDuration, resolveConfig, type ControlFlags } from './config.js';
@@ -18,44 +19,16 @@ export interface ControlIO {
 const defaultIO: ControlIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 async function runControlPlane(flags: ControlFlags, io: ControlIO): Promise<void> {
-  let config;
-  try {
-    config = resolveConfig(flags);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`${e.message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const log = createLogger('control');
-  log.info({ config }, 'configuration');
-  let plane;
-  try {
-    plane = await startControlPlane(config, { logger: log });
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'control plane failed to start');
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    void plane.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await runComponent({
+    name: 'control plane',
+    resolve: () => resolveConfig(flags),
+    isConfigError: (e) => e instanceof ConfigError,
+    err: io.err,
+    logger: () => createLogger('control'),
+    start: (config, logger) => startControlPlane(config, { logger }),
+  });
 }
 
-const asDuration = (flag: string) => (v: string): string => {
-  try {
-    parseDuration(v, flag);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-  return v;
-};
 
 export function controlCommand(io: ControlIO = defaultIO): Command {
   const cmd = new Command('control')
@@ -72,10 +45,10 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--grpc-address <addr>', 'xDS + CA listen address (env AMBIT_GRPC_ADDRESS; default :15012)')
     .option('--monitoring-address <addr>', 'metrics + debug listen address (default :15014)')
     .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
-    .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', asDuration('--debounce-quiet'))
-    .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', asDuration('--debounce-max'))
-    .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', asDuration('--default-cert-ttl'))
-    .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', asDuration('--max-cert-ttl'))
+    .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', durationArg('--debounce-quiet', parseDuration))
+    .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', durationArg('--debounce-max', parseDuration))
+    .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', durationArg('--default-cert-ttl', parseDuration))
+    .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', durationArg('--max-cert-ttl', parseDuration))
     .option('--max-concurrent-syncs <n>', 'clients receiving their initial full push at once (env PILOT_PUSH_THROTTLE; default 8)')
     .option('--no-status', 'do not write conditions back to policies and services')
     .action(async (o: ControlFlags & { status: boolean }) => {
@@ -89,7 +62,7 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .command('issue-node-credential')
     .description("sign a node's credential for its ztunnel; writes <state-dir>/credentials/<node>.token (0600) and prints its path")
     .requiredOption('--node <name>', 'node name')
-    .option('--ttl <duration>', 'credential lifetime', asDuration('--ttl'), '30d')
+    .option('--ttl <duration>', 'credential lifetime', durationArg('--ttl', parseDuration), '30d')
     .option('--print', 'print the token on stdout instead of writing the file')
     // --state-dir / --ca-dir are the parent's options (given before or after the subcommand).
     .action(async (_o: unknown, sub: Command) => {

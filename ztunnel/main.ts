@@ -2,6 +2,7 @@
 // (stop accepting, GOAWAY, let connections finish for --drain) and exit.
 import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
+import { runComponent } from '../lib/sys/component.js';
 import { startZtunnel } from './app.js';
 import { ConfigError, resolveConfig, type ZtunnelFlags } from './config.js';
 
@@ -13,34 +14,16 @@ export interface ZtunnelIO {
 }
 
 async function run(flags: ZtunnelFlags, io: ZtunnelIO): Promise<void> {
-  let config;
-  try {
-    config = resolveConfig(flags);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`${e.message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const log = createLogger('ztunnel', config.logLevel);
-  log.info({ config: { ...config, credential: config.credential ? '<redacted>' : undefined } }, 'configuration');
-  let zt;
-  try {
-    zt = await startZtunnel(config, { logger: log });
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'ztunnel failed to start');
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal, drainMs: config.drainMs }, 'draining');
-    void zt.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await runComponent({
+    name: 'ztunnel',
+    resolve: () => resolveConfig(flags),
+    isConfigError: (e) => e instanceof ConfigError,
+    err: io.err,
+    logger: (config) => createLogger('ztunnel', config.logLevel),
+    describe: (config) => ({ ...config, credential: config.credential ? '<redacted>' : undefined }),
+    stopping: (config) => ({ drainMs: config.drainMs }),
+    start: (config, logger) => startZtunnel(config, { logger }),
+  });
 }
 
 export function ztunnelCommand(io: ZtunnelIO = { err: (s) => process.stderr.write(s) }): Command {
