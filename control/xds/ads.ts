@@ -4,8 +4,7 @@
 // push at a time, so that many clients connecting at once (a control plane restart) do not hold
 // a full copy of the model each in memory at once, like istiod's push throttle.
 import * as grpc from '@grpc/grpc-js';
-import { AggregatedDiscoveryService, type DeltaDiscoveryRequest } from '../../lib/proto/gen/envoy/service/discovery/v3/discovery_pb.js';
-import { makeGrpcService } from '../../lib/proto/grpc.js';
+import type { DeltaDiscoveryRequest } from '../../lib/proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { StreamInfo, XdsServer, XdsServerEvents } from '../../lib/xds/server.js';
 import type { DeltaCall } from '../../lib/xds/server-stream.js';
@@ -74,19 +73,9 @@ export class AdsGate {
 
   register(server: grpc.Server, xds: XdsServer): void {
     this.xds = xds;
-    const def = makeGrpcService(AggregatedDiscoveryService);
-    const { responseDeserialize: _unused, ...rest } = def.deltaAggregatedResources;
-    const delta: grpc.MethodDefinition<DeltaDiscoveryRequest, Uint8Array> = {
-      ...rest,
-      // The XdsServer writes responses already encoded (shared by every stream).
-      responseSerialize: (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-      responseDeserialize: (b: Buffer) => b,
-    };
-    server.addService(
-      { streamAggregatedResources: def.streamAggregatedResources, deltaAggregatedResources: delta } as grpc.ServiceDefinition,
-      { deltaAggregatedResources: (call: DeltaCall) => this.authenticate(call) } as grpc.UntypedServiceImplementation,
-    );
+    xds.register(server, (call) => this.authenticate(call));
   }
+
 
   private authenticate(call: DeltaCall): void {
     const peer = call.getPeer();

@@ -81,8 +81,12 @@ export class XdsServer {
     };
   }
 
-  /** Adds the AggregatedDiscoveryService (delta only; the state-of-the-world method answers UNIMPLEMENTED). */
-  register(server: grpc.Server): void {
+  /**
+   * Adds the AggregatedDiscoveryService (delta only; the state-of-the-world method answers
+   * UNIMPLEMENTED). `admit`, when given, sees each new stream first (e.g. to authenticate it) and
+   * hands it to `handle` when it may proceed.
+   */
+  register(server: grpc.Server, admit?: (call: DeltaCall) => void): void {
     const def = makeGrpcService(AggregatedDiscoveryService);
     const { responseDeserialize: _unused, ...rest } = def.deltaAggregatedResources;
     const delta: grpc.MethodDefinition<DeltaDiscoveryRequest, Uint8Array> = {
@@ -93,7 +97,7 @@ export class XdsServer {
     };
     server.addService(
       { streamAggregatedResources: def.streamAggregatedResources, deltaAggregatedResources: delta } as grpc.ServiceDefinition,
-      { deltaAggregatedResources: (call: DeltaCall) => this.handle(call) } as grpc.UntypedServiceImplementation,
+      { deltaAggregatedResources: (call: DeltaCall) => (admit ? admit(call) : this.handle(call)) } as grpc.UntypedServiceImplementation,
     );
   }
 
