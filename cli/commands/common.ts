@@ -15,7 +15,12 @@ export function stateDirOf(opts: { stateDir?: string }): string {
 export function readClusterInfo(stateDir: string): ClusterInfo | undefined {
   const f = layout(stateDir).cluster;
   if (!existsSync(f)) return undefined;
-  return JSON.parse(readFileSync(f, 'utf8')) as ClusterInfo;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as ClusterInfo;
+  } catch {
+    // Only a file from before atomic writes could be torn; treat it as absent.
+    return undefined;
+  }
 }
 
 /** Opens the store of an existing cluster, with a clear error when there is none. */

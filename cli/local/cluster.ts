@@ -1,6 +1,6 @@
 // The composition root of `ambit up`: the namespace fabric, the store, the controllers, a kubelet
 // and a service proxy per node, cluster DNS, and port-forwards from the host's loopback.
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectInNetns } from '../../lib/native/index.js';
 import { openStore } from '../../lib/store/index.js';
@@ -306,7 +306,10 @@ export class LocalCluster {
       createdAt: new Date().toISOString(),
       ready,
     };
-    writeFileSync(this.l.cluster, JSON.stringify(info, null, 2) + '\n');
+    // Atomic: `up --detach` and other commands read it while the runner rewrites it.
+    const tmp = `${this.l.cluster}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n');
+    renameSync(tmp, this.l.cluster);
   }
 
   /** Stops everything and removes every namespace, rule, process and (with `purge`) file. */

@@ -18,9 +18,9 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AMBIT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AMBIT, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -51,10 +51,13 @@ export class TestCluster {
     return r.stdout;
   }
 
+  /** Environment for `up` (its components inherit it), e.g. SECRET_TTL for ztunnel. */
+  env: NodeJS.ProcessEnv = {};
+
   try(...args: string[]): Promise<RunResult> {
     const dd = args.indexOf('--');
     const withDir = dd >= 0 ? [...args.slice(0, dd), '--state-dir', this.stateDir, ...args.slice(dd)] : [...args, '--state-dir', this.stateDir];
-    return run(withDir, { timeoutMs: 240_000 });
+    return run(withDir, { timeoutMs: 240_000, env: this.env });
   }
 
   /** `ambit apply -f` of a YAML text. */
