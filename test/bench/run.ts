@@ -6,7 +6,7 @@
 // - the control plane at scale (test/bench/control.ts, in its own process).
 // Results: bench-results/<time>.json and a Markdown table on stdout.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestCluster, ROOT } from '../e2e/kit.js';
@@ -37,11 +37,51 @@ function push(s: Sample, k: string, v: number): void {
   (s[k] ??= []).push(v);
 }
 
-async function measure(c: TestCluster, side: Side, out: Sample): Promise<void> {
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
+/** PIDs of the nodes' ztunnels, from the runner's component records. */
+function ztunnelPids(c: TestCluster): number[] {
+  return ['node-1', 'node-2'].map((n) => Number(readFileSync(path.join(c.stateDir, 'components', `ztunnel-${n}.pid`), 'utf8').split(' ')[0]));
+}
+
+/** Opens `n` TCP connections from the client pod to the server and holds them idle for `ms`. */
+const HOLD = (ip: string, n: number, ms: number) =>
+  `const net=require('net');let up=0;const s=[];for(let i=0;i<${n};i++){const c=net.connect(9090,'${ip}',()=>{if(++up===${n})console.log('up')});c.on('error',()=>{});s.push(c)}setTimeout(()=>process.exit(0),${ms})`;
+
+async function idleConnections(c: TestCluster, side: Side, out: Sample, mesh: boolean): Promise<void> {
+  const pids = mesh ? ztunnelPids(c) : [];
+  const before = pids.map(rssKiB);
+  const n = 1000;
+  const hold = c.ambit('exec', side.client, '--', 'node', '-e', HOLD(side.serverIp, n, 8000));
+  await new Promise((r) => setTimeout(r, 6000));
+  const during = pids.map(rssKiB);
+  await hold;
+  if (mesh) {
+    push(out, 'idleRss', Math.min(...before) / 1024);
+    push(out, 'perConnKiB', during.reduce((a, b, i) => a + (b - before[i]!), 0) / n);
+  }
+}
+
+async function measure(c: TestCluster, side: Side, out: Sample, mesh: boolean): Promise<void> {
   const load = async (url: string, args: string[]): Promise<LoadReport> =>
     JSON.parse(await c.ambit('exec', side.client, '--', 'ambit', 'echo', 'client', url, ...args, '--json')) as LoadReport;
   const http = `http://${side.serverIp}:8080/`;
+  const pids = mesh ? ztunnelPids(c) : [];
+  const cpu0 = pids.map(cpuSeconds);
   const closed = await load(http, ['--connections', '8', '--duration', '5s']);
+  if (mesh) {
+    const used = pids.map((p, i) => cpuSeconds(p) - cpu0[i]!);
+    push(out, 'cpuPer1k', Math.max(...used) / (closed.requests / 1000));
+  }
   push(out, 'rps', closed.achievedQps);
   push(out, 'p50', closed.latencyMs.p50);
   push(out, 'p99', closed.latencyMs.p99);
@@ -52,6 +92,7 @@ async function measure(c: TestCluster, side: Side, out: Sample): Promise<void> {
   push(out, 'ferr', fixed.errorCount);
   const bulk = await load(`tcp://${side.serverIp}:9090`, ['--size', String(4 << 20), '--count', '24', '--connections', '1']);
   push(out, 'gbps', (bulk.bytesReceived * 8) / (bulk.durationMs / 1000) / 1e9);
+  await idleConnections(c, side, out, mesh);
 }
 
 function controlPlaneBench(): Promise<string> {
@@ -81,8 +122,8 @@ async function main(): Promise<void> {
     const plain = await side('bench');
     const ambient = await side('bench-mesh');
     for (let i = 0; i < ROUNDS; i++) {
-      await measure(c, plain, base);
-      await measure(c, ambient, mesh);
+      await measure(c, plain, base, false);
+      await measure(c, ambient, mesh, true);
     }
   } finally {
     await c.down();
@@ -96,6 +137,9 @@ async function main(): Promise<void> {
   rows.push({ scenario: sc, metric: '1 KiB at 1,000 req/s over 8 connections: p50 / p90 / p99 (ms)', baseline: ms(base, 'fp50', 'fp90', 'fp99'), ztunnel: ms(mesh, 'fp50', 'fp90', 'fp99') });
   rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
   rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
+  rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop)', ztunnel: m(mesh, 'cpuPer1k') });
+  rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections)', ztunnel: m(mesh, 'perConnKiB') });
+  rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
   const control = process.env.BENCH_SKIP_CONTROL ? '' : await controlPlaneBench();
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
