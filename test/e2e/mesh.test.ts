@@ -88,9 +88,10 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
   });
 
   await t.test('a DENY policy refuses new connections and closes open ones; removing it restores', async (t) => {
-    // A long-lived TCP connection from A through the VIP, sending twice a second.
-    const long = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'tcp://server:9000', '--qps', '4', '--connections', '1', '--duration', '20s', '--json');
-    await new Promise((r) => setTimeout(r, 3000));
+    // A long-lived TCP connection from A through the VIP, 4 messages a second. Generous head
+    // start: on a loaded machine `ambit exec` + Node start-up alone can take seconds.
+    const long = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'tcp://server:9000', '--qps', '4', '--connections', '1', '--duration', '30s', '--json');
+    await new Promise((r) => setTimeout(r, 10_000));
     const deny =
       'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: deny-client, namespace: mesh }\n' +
       'spec:\n  selector: { matchLabels: { app: server } }\n  action: DENY\n  rules:\n    - from:\n        - source: { principals: ["cluster.local/ns/mesh/sa/client"] }\n';
