@@ -9,12 +9,12 @@ import { XdsServer, type XdsServerEvents } from '../lib/xds/server.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, XDS_MAX_MESSAGE_BYTES } from '../lib/xds/types.js';
 import { FileAuthenticator } from './ca/authn.js';
 import { CertificateAuthority } from './ca/authority.js';
-import { NodeAuthorizer } from './ca/nodeauth.js';
+import { NodeAuthorizer } from './ca/node-auth.js';
 import { CertificateService } from './ca/service.js';
 import { Signer } from './ca/signer.js';
 import { registerCertificateService } from './certs/grpc.js';
-import { StorePodIndex } from './certs/podindex.js';
-import { RootCertPublisher, writeRootCertFile } from './certs/rootcert.js';
+import { StorePodIndex } from './certs/pod-index.js';
+import { RootCertPublisher, writeRootCertFile } from './certs/root-cert.js';
 import { ServingCertificateManager } from './certs/serving.js';
 import { formatAddress, type Config } from './config.js';
 import type { ModelKind } from './model/incremental.js';
@@ -24,7 +24,7 @@ import { ControlMetrics } from './monitoring/metrics.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
 import { AdsGate } from './xds/ads.js';
 import { Informer } from './xds/informer.js';
-import { MODEL_KINDS, ModelSync } from './xds/modelsync.js';
+import { MODEL_KINDS, ModelSync } from './xds/model-sync.js';
 
 export interface ControlPlaneDeps {
   /** Default: the File back end at config.storeDir (closed by close()). A given store is left open. */

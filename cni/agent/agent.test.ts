@@ -12,7 +12,7 @@ import type { PodEvent } from '../plugin/protocol.js';
 import { NodeAgent } from './agent.js';
 import { PodController } from './controller.js';
 import { cniHandlers } from './events.js';
-import { FakeProbe, FakeRedirector, FakeZds } from './fakes.js';
+import { FakeProbe, FakeRedirector, FakeZds } from './testkit.js';
 import { AgentMetrics } from './metrics.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), `ambit-cniagent-${process.pid}-`));

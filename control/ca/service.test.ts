@@ -4,7 +4,7 @@ import { buildCsr, generateCsr } from '../../lib/identity/csr.js';
 import { CertificateAuthority } from './authority.js';
 import { FileAuthenticator } from './authn.js';
 import { GRPC_STATUS } from './errors.js';
-import { NodeAuthorizer, StaticPodIndex } from './nodeauth.js';
+import { NodeAuthorizer, StaticPodIndex } from './node-auth.js';
 import { CertificateService, type CreateCertificateResult } from './service.js';
 import { Signer } from './signer.js';
 import { makeTempDir, removeDir } from './testkit.js';

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { parseCertificate, verifyChain } from '../../lib/identity/chain.js';
 import { buildCsr, generateCsr } from '../../lib/identity/csr.js';
-import { tamperPem } from '../../lib/identity/testutil.js';
+import { tamperPem } from '../../lib/identity/testkit.js';
 import { x509 } from '../../lib/identity/x509.js';
 import { CertificateAuthority } from './authority.js';
 import { CaError } from './errors.js';

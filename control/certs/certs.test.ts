@@ -3,8 +3,8 @@ import { create } from '@bufbuild/protobuf';
 import { IstioCertificateRequestSchema } from '../../lib/proto/gen/istio/v1/auth/ca_pb.js';
 import type { KubeObject } from '../../lib/store/types.js';
 import { toServiceRequest } from './grpc.js';
-import { placementOf } from './podindex.js';
-import { holdsRoot, rootConfigMap } from './rootcert.js';
+import { placementOf } from './pod-index.js';
+import { holdsRoot, rootConfigMap } from './root-cert.js';
 import { servingDnsNames, servingIpAddresses } from './serving.js';
 
 const pod = (spec: Record<string, unknown>, phase = 'Running', ns = 'shop'): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: ns }, spec, status: { phase } });

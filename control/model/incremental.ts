@@ -14,7 +14,7 @@ import { AddressSchema } from '../../lib/proto/gen/istio/workload/workload_pb.js
 import type { KubeObject } from '../../lib/store/types.js';
 import { buildContext, type ModelContext, type ResourceDiff } from './index.js';
 import { Problems } from './objects.js';
-import { authorizationToProto, serviceToProto, workloadToProto } from './toProto.js';
+import { authorizationToProto, serviceToProto, workloadToProto } from './to-proto.js';
 import { resolveOptions, type AuthorizationModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem, type ServiceModel, type WorkloadModel } from './types.js';
 import { buildWorkloads } from './workloads.js';
 
@@ -56,7 +56,7 @@ export interface ModelChanges {
   podsRebuilt: number;
 }
 
-/** The same digest as the model's resource versions (toProto.ts): sha256 of the encoded message. */
+/** The same digest as the model's resource versions (to-proto.ts): sha256 of the encoded message. */
 function digest(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
 }

@@ -8,7 +8,7 @@ import { Problems, readMeta } from './objects.js';
 import { buildPeerAuthentications } from './peerauth.js';
 import { buildAuthorizationPolicies } from './policies.js';
 import { buildServices, parseServices, type NamespaceInfo, type ParsedService } from './services.js';
-import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto, type Address, type Authorization } from './toProto.js';
+import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto, type Address, type Authorization } from './to-proto.js';
 import { resolveOptions, type InternalModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem } from './types.js';
 import { buildWaypoints } from './waypoints.js';
 import { buildWorkloads, type WorkloadContext } from './workloads.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Problems } from './objects.js';
 import { buildAuthorizationPolicies } from './policies.js';
-import { convertRule, stringMatch, type RuleIssues } from './policyRules.js';
+import { convertRule, stringMatch, type RuleIssues } from './policy-rules.js';
 import { ap } from './testkit.js';
 import { resolveOptions, type RuleModel } from './types.js';
 

@@ -7,7 +7,7 @@
  */
 import { A, SelectorIndex } from './labels.js';
 import { readMeta, readSpec, isRecord, stringMap, type Problems } from './objects.js';
-import { convertRule, type RuleIssues } from './policyRules.js';
+import { convertRule, type RuleIssues } from './policy-rules.js';
 import type { AuthorizationModel, Condition, ObjectStatus, ResolvedOptions, RuleModel } from './types.js';
 
 export interface SelectorPolicy {

@@ -1,7 +1,7 @@
 /**
  * Inputs and the internal (pre-protobuf) shapes of the model. The internal shapes mirror Istio's
  * `istio.workload.Address` and `istio.security.Authorization` field by field, but keep IPs as text
- * and enums as names, so tables in tests stay readable; toProto.ts is the one place that turns them
+ * and enums as names, so tables in tests stay readable; to-proto.ts is the one place that turns them
  * into wire messages.
  */
 import type { KubeObject } from '../../lib/store/types.js';

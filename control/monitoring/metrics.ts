@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { XdsServerEvents } from '../../lib/xds/server.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
 import type { CreateCertificateResult } from '../ca/service.js';
-import type { CommitInfo } from '../xds/modelsync.js';
+import type { CommitInfo } from '../xds/model-sync.js';
 
 /** istiod's short type names for the workload discovery types, as its `type` label uses them. */
 export function shortType(typeUrl: string): string {

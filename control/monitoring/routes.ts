@@ -4,7 +4,7 @@ import type { Caller } from '../ca/authn.js';
 import type { Config } from '../config.js';
 import { describeCaller } from '../xds/ads.js';
 import type { Informer } from '../xds/informer.js';
-import type { ModelSync } from '../xds/modelsync.js';
+import type { ModelSync } from '../xds/model-sync.js';
 import { json, text, type Route } from './http.js';
 import type { ControlMetrics } from './metrics.js';
 

@@ -4,7 +4,7 @@ import { firstUriSan, identityFromPeerCertificate, parseCertificate, parseCertif
 import { IdentityError } from './errors.js';
 import { algorithmsFor, generateKeyPair } from './keys.js';
 import { joinPem } from './pem.js';
-import { patchPemBytes } from './testutil.js';
+import { patchPemBytes } from './testkit.js';
 
 const DAY = 86_400_000;
 const now = Date.now();

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildCsr, generateCsr, parseCsr, verifyCsr, verifyCsrSignature } from './csr.js';
 import { IdentityError } from './errors.js';
-import { patchPemBytes, tamperPem } from './testutil.js';
+import { patchPemBytes, tamperPem } from './testkit.js';
 
 const ID = 'spiffe://cluster.local/ns/demo/sa/backend';
 

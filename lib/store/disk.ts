@@ -14,7 +14,7 @@ import type { Logger } from '../telemetry/log.js';
 import type { Dispatcher, Change } from './dispatch.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { kindInfo, resourceName } from './kinds.js';
-import { ObjectFiles, storageKey } from './objectfiles.js';
+import { ObjectFiles, storageKey } from './object-files.js';
 import type { Decision } from './ops.js';
 import type { KubeObject } from './types.js';
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { FileStore } from './file.js';
-import { Collector, tempDir } from './testutil.js';
+import { Collector, tempDir } from './testkit.js';
 import { StoreError, type KubeObject } from './types.js';
 
 const POD = { apiVersion: 'v1', kind: 'Pod' };

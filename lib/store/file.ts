@@ -21,7 +21,7 @@ import { DiskState } from './disk.js';
 import { Dispatcher, type Subscriber } from './dispatch.js';
 import { kindInfo, resourceName } from './kinds.js';
 import { cleanStaleTokens, DirLock, LOCK_RETRY_MAX_MS } from './lock.js';
-import { storageKey } from './objectfiles.js';
+import { storageKey } from './object-files.js';
 import { matchesSelector } from './objects.js';
 import { applyOp, createOp, patchOp, prepare, type Decision } from './ops.js';
 import { startWatch } from './watch.js';

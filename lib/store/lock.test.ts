@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanStaleTokens, DirLock, machine, ownerAlive, processStartTime } from './lock.js';
-import { tempDir } from './testutil.js';
+import { tempDir } from './testkit.js';
 
 /** A pid that belonged to a process that has exited. */
 function deadPid(): number {

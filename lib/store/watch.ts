@@ -5,7 +5,7 @@
  */
 import type { FileStore } from './file.js';
 import { kindInfo, resourceName } from './kinds.js';
-import { storageKey } from './objectfiles.js';
+import { storageKey } from './object-files.js';
 import type { Subscriber } from './dispatch.js';
 import { StoreError, type Kind, type KubeObject, type Watch, type WatchEvent, type WatchOptions } from './types.js';
 

@@ -16,7 +16,7 @@ import { messageDecoder, ResourceCache, type DeltaHandler } from './cache.js';
 import { XdsClient, type XdsTypeConfig } from './client.js';
 import type { AckInfo, NackInfo, PushInfo, XdsServerEvents, XdsServerOptions } from './server.js';
 import { MemorySource } from './source.js';
-import { startTestXdsServer, type TestXdsServer } from './testing.js';
+import { startTestXdsServer, type TestXdsServer } from './testkit.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from './types.js';
 
 const workload = (uid: string, octet = 1): Uint8Array =>

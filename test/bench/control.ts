@@ -17,8 +17,8 @@ import { syntheticCluster } from '../../control/model/testkit.js';
 import { createLogger } from '../../lib/telemetry/log.js';
 import { XdsClient } from '../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
-import { MemoryStore } from './memstore.js';
-import { RawAdsClient } from './rawclient.js';
+import { MemoryStore } from './mem-store.js';
+import { RawAdsClient } from './raw-client.js';
 
 type ToChild = { type: 'start'; address: string; rootPem: string; token: string; clients: number; first: number; raw: boolean } | { type: 'expect'; seq: number; name: string } | { type: 'stop' };
 type ToParent = { type: 'ready' } | { type: 'synced'; resources: number; cpuMs: number } | { type: 'armed'; seq: number } | { type: 'seen'; seq: number } | { type: 'error'; message: string };

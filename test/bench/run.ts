@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestCluster, ROOT } from '../e2e/kit.js';
+import { TestCluster, ROOT } from '../e2e/testkit.js';
 import type { Pod } from '../../lib/k8s/types.js';
 import { markdownTable, median, type Row } from './table.js';
 

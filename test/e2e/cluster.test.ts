@@ -5,7 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { listNetns } from '../../lib/sys/netns.js';
 import type { Endpoints, Pod } from '../../lib/k8s/types.js';
-import { TestCluster, ROOT, echoFields, eventually } from './kit.js';
+import { TestCluster, ROOT, echoFields, eventually } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'echo-app.yaml');
 

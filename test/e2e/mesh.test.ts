@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
 import { inNetns } from '../../lib/sys/netns.js';
 import { startCapture } from './capture.js';
-import { ROOT, TestCluster, echoFields, eventually } from './kit.js';
+import { ROOT, TestCluster, echoFields, eventually } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mesh-app.yaml');
 const REDIRECTION = 'ambient.istio.io/redirection';

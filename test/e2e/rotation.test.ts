@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
-import { ROOT, TestCluster } from './kit.js';
+import { ROOT, TestCluster } from './testkit.js';
 
 interface CertStatus {
   identity: string;

@@ -8,7 +8,7 @@ import { parseCertificateChain, spiffeIdOf, verifyChain } from '../../lib/identi
 import { IstioCertificateService } from '../../lib/proto/gen/istio/v1/auth/ca_pb.js';
 import { createGrpcClient, type ClientOf } from '../../lib/proto/grpc.js';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
-import { httpGet, startCluster, waitFor, type Cluster } from './controlkit.js';
+import { httpGet, startCluster, waitFor, type Cluster } from './testkit/control.js';
 
 const TD = 'cluster.local';
 const id = (ns: string, sa: string, td = TD): string => `spiffe://${td}/ns/${ns}/sa/${sa}`;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
-import { httpGet, sleep, startCluster, TestClient, waitFor, type Cluster } from './controlkit.js';
+import { httpGet, sleep, startCluster, TestClient, waitFor, type Cluster } from './testkit/control.js';
 
 const NS = 'demo';
 const uid = (name: string): string => `Kubernetes//Pod/${NS}/${name}`;

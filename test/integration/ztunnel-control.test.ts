@@ -8,8 +8,8 @@ import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { ZdsServer } from '../../lib/zds/server.js';
 import { startZtunnel } from '../../ztunnel/app.js';
 import { resolveConfig } from '../../ztunnel/config.js';
-import { startCluster, waitFor } from './controlkit.js';
-import { fetchText, LogCapture } from './ztunnelkit.js';
+import { startCluster, waitFor } from './testkit/control.js';
+import { fetchText, LogCapture } from './testkit/ztunnel.js';
 
 const NS = 'demo';
 const UID = (name: string): string => `Kubernetes//Pod/${NS}/${name}`;

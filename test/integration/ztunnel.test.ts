@@ -16,15 +16,15 @@ import { startConnectInNetns } from '../../lib/native/index.js';
 import { AuthorizationSchema } from '../../lib/proto/gen/istio/security/authorization_pb.js';
 import { AddressSchema } from '../../lib/proto/gen/istio/workload/workload_pb.js';
 import { MemorySource } from '../../lib/xds/source.js';
-import { startTestXdsServer } from '../../lib/xds/testing.js';
+import { startTestXdsServer } from '../../lib/xds/testkit.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
 import { ZdsServer, type ZdsPod } from '../../lib/zds/server.js';
 import { startZtunnel, type Ztunnel } from '../../ztunnel/app.js';
 import { resolveConfig } from '../../ztunnel/config.js';
 import type { AddressUpsert, AuthorizationUpsert } from '../../ztunnel/state/state.js';
 import { authz, key, svc, wl } from '../../ztunnel/state/testkit.js';
-import { bulkRate, connectionRate, requestRate } from './ztunnelbench.js';
-import { buildNetwork, fetchText, InProcessCa, LogCapture, metricValue, redirectPod, requireRoot, Session, startApp, talk, waitFor, type PodNs } from './ztunnelkit.js';
+import { bulkRate, connectionRate, requestRate } from './testkit/ztunnel-bench.js';
+import { buildNetwork, fetchText, InProcessCa, LogCapture, metricValue, redirectPod, requireRoot, Session, startApp, talk, waitFor, type PodNs } from './testkit/ztunnel.js';
 
 requireRoot('test/integration/ztunnel.test');
 

@@ -11,7 +11,7 @@ import { addGrpcService } from '../../lib/proto/grpc.js';
 import { IstioCertificateResponseSchema, IstioCertificateService } from '../../lib/proto/gen/istio/v1/auth/ca_pb.js';
 import { CertificateAuthority } from '../../control/ca/authority.js';
 import { FileAuthenticator } from '../../control/ca/authn.js';
-import { NodeAuthorizer, StaticPodIndex } from '../../control/ca/nodeauth.js';
+import { NodeAuthorizer, StaticPodIndex } from '../../control/ca/node-auth.js';
 import { CertificateService } from '../../control/ca/service.js';
 import { Signer } from '../../control/ca/signer.js';
 import { makeTempDir, removeDir } from '../../control/ca/testkit.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openStore } from '../../../lib/store/index.js';
 import { StoreError, type ClusterStore, type Kind, type KubeObject, type ObjectKey, type Watch, type WatchEvent, type WatchOptions } from '../../../lib/store/types.js';
 import { runClusterDns } from './main.js';
-import { ips, query, rcodeOf, udpQuery } from './testing.js';
+import { ips, query, rcodeOf, udpQuery } from './testkit.js';
 
 /** Just enough of a ClusterStore: list and watch, and apply/delete that emit events. */
 class FakeStore {

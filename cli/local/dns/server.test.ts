@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { buildSnapshot, type ClusterData } from './records.js';
 import { ClusterDnsServer } from './server.js';
-import { ips, query, rcodeOf, tcpQuery, tcpRaw, udpQuery, udpRaw } from './testing.js';
+import { ips, query, rcodeOf, tcpQuery, tcpRaw, udpQuery, udpRaw } from './testkit.js';
 
 const many = Array.from({ length: 60 }, (_, i) => ({ ip: `10.244.3.${i + 1}`, podName: `big-${i}` }));
 const data: ClusterData = {

@@ -9,8 +9,8 @@ import { exec } from '../../../lib/sys/exec.js';
 import { inNetns, listNetns } from '../../../lib/sys/netns.js';
 import { addChain, checkPodNetwork, CniError, createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PodNetwork } from './cni.js';
 import { createCluster, teardown, type ClusterNetwork } from './fabric.js';
-import { ServiceProxy, type ServiceSpec } from './kubeproxy.js';
-import { startPortForward } from './portforward.js';
+import { ServiceProxy, type ServiceSpec } from './kube-proxy.js';
+import { startPortForward } from './port-forward.js';
 import { startServer, tcpRequests, type Server } from './testkit.js';
 
 if (process.getuid?.() !== 0) {

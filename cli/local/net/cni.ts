@@ -11,10 +11,10 @@ import { silentLogger, type Logger } from '../../../lib/telemetry/log.js';
 import {
   CONFLIST_FILE, CniError, DEFAULT_CNI_PATH, parsePluginOutput, pluginEnv, pluginStdin, podAddress, renderConflist,
   type CniCommand, type CniResult, type Conflist, type Invocation, type PluginConf,
-} from './cniconf.js';
+} from './cni-conf.js';
 import { podNetnsName, type NodeNetwork } from './plan.js';
 
-export * from './cniconf.js';
+export * from './cni-conf.js';
 
 /** Everything needed to run CNI on one node. */
 export interface CniNode {

@@ -6,7 +6,7 @@ export { netnsLauncher, directLauncher, type Launcher, type LaunchSpec } from '.
 export { plainDial, type Dial } from './probers.js';
 export { nodeDial } from './dial.js';
 export { realClock, type Clock } from './clock.js';
-export { computePodStatus, podPhase, statusChanged } from './podstatus.js';
+export { computePodStatus, podPhase, statusChanged } from './pod-status.js';
 export { parsePodSpec } from './validate.js';
 export { KUBELET_BACKOFF, type BackoffConfig } from './restart.js';
 export type * from './types.js';

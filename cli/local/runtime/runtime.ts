@@ -7,7 +7,7 @@ import { realClock, rfc3339, type Clock } from './clock.js';
 import { podRef } from './container.js';
 import { netnsLauncher, type Launcher } from './launcher.js';
 import { pidsFilePath, writePidsFile, type PidEntry } from './pids.js';
-import { computePodStatus, statusChanged } from './podstatus.js';
+import { computePodStatus, statusChanged } from './pod-status.js';
 import type { Dial } from './probers.js';
 import { KUBELET_BACKOFF, type BackoffConfig } from './restart.js';
 import { ContainerSupervisor } from './supervisor.js';

@@ -11,7 +11,7 @@ import { killGroup, processStartTicks, resolveExecutable, type Launcher } from '
 import { LogWriter } from './logs.js';
 import { probeFailedMessage, probeTiming, type ProbeKind, type ProbeOutcome, type ProbeResult } from './probe.js';
 import { runProbe, type Dial } from './probers.js';
-import { ProbeWorker } from './probeworker.js';
+import { ProbeWorker } from './probe-worker.js';
 import { backoffAfterExit, backoffMessage, exitCodeOf, NO_BACKOFF, shouldRestart, terminationReason, type BackoffConfig, type BackoffState } from './restart.js';
 import type { ContainerSpec, ContainerState, ContainerStateTerminated, ContainerStatus, PodContext, PodSpec, RestartPolicy, RuntimeEvent } from './types.js';
 

@@ -7,4 +7,4 @@ export { routeCommands } from './routes.js';
 export { detectBackend, describeBackend, type Backend, type BackendPreference } from './backend.js';
 export { PodRedirector, describeConfig, type CheckResult, type RedirectState, type RedirectorOptions } from './redirect.js';
 export { ProbeSnat, type ProbeSnatOptions, type ProbeBackendPreference } from './probe-snat.js';
-export { probeIptablesRules, renderProbeNftSetup } from './hostprobe.js';
+export { probeIptablesRules, renderProbeNftSetup } from './host-probe.js';

@@ -8,7 +8,7 @@ import type { Family } from './constants.js';
 import {
   DEFAULT_PROBE_NAMES, ipsetCreateArgs, ipsetName, parseIpsetSave, parseNftSet, probeIptablesRules, renderProbeNftAdd,
   renderProbeNftDelete, renderProbeNftSetup, renderProbeNftTeardown, snatAddress, type ProbeNames,
-} from './hostprobe.js';
+} from './host-probe.js';
 import { compareIptables, parseIptablesSave, planApply, type Saved } from './iptables.js';
 
 export type ProbeBackendPreference = 'auto' | 'ipset' | 'nft';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CniError, parsePluginOutput, pluginEnv, pluginStdin, podAddress, renderConflist } from './cniconf.js';
+import { CniError, parsePluginOutput, pluginEnv, pluginStdin, podAddress, renderConflist } from './cni-conf.js';
 
 const conf = { podCIDR: '10.244.2.0/24', gateway: '10.244.2.1', ipamDataDir: '/state/cni/node-2/ipam' };
 

@@ -6,10 +6,9 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-// js-yaml rather than \`yaml\` (used for users' manifests, for its error positions): these files
-// are the store's own, and js-yaml reads and writes them about five times faster. The core schema
-// keeps strings such as timestamps strings.
-import { CORE_SCHEMA, dump, load } from 'js-yaml';
+// The YAML 1.2 core schema keeps strings such as timestamps strings; no aliases, no line folding, so
+// a file reads back exactly as the object it was written from.
+import { parse, stringify } from 'yaml';
 import type { Logger } from '../telemetry/log.js';
 import { kindInfo, resourceName } from './kinds.js';
 import { isPlainObject } from './objects.js';
@@ -45,7 +44,7 @@ export class ObjectFiles {
       this.dirs.add(dir);
     }
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, dump(obj, { schema: CORE_SCHEMA, noRefs: true, lineWidth: -1 }));
+    writeFileSync(tmp, stringify(obj, { schema: 'core', aliasDuplicateObjects: false, lineWidth: 0 }));
     // Unlink first: renaming over an existing file makes ext4 (auto_da_alloc) flush the new data
     // to disk, several times slower. The store reads object files only under the write lock, and
     // a crash in between is healed by replaying the journal, so it never sees the gap.
@@ -86,7 +85,7 @@ export class ObjectFiles {
           if (!file.endsWith('.yaml')) continue; // temp files of interrupted writes
           const path = join(this.root, resource, ns, file);
           try {
-            const obj = load(readFileSync(path, 'utf8'), { schema: CORE_SCHEMA });
+            const obj = parse(readFileSync(path, 'utf8'), { schema: 'core' }) as unknown;
             if (!isPlainObject(obj) || !isPlainObject(obj.metadata) || typeof obj.metadata.name !== 'string' || typeof obj.kind !== 'string' || typeof obj.apiVersion !== 'string') {
               throw new Error('not a Kubernetes object (apiVersion, kind, metadata.name)');
             }

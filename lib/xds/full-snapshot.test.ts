@@ -8,7 +8,7 @@ import { messageDecoder, ResourceCache } from './cache.js';
 import { XdsClient } from './client.js';
 import type { PushInfo } from './server.js';
 import { MemorySource } from './source.js';
-import { startTestXdsServer } from './testing.js';
+import { startTestXdsServer } from './testkit.js';
 import { TYPE_ADDRESS } from './types.js';
 
 const workload = (uid: string, octet: number): Uint8Array =>

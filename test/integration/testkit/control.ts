@@ -6,14 +6,14 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
-import { AddressSchema, type Address } from '../../lib/proto/gen/istio/workload/workload_pb.js';
-import { AuthorizationSchema, type Authorization } from '../../lib/proto/gen/istio/security/authorization_pb.js';
-import { openStore } from '../../lib/store/index.js';
-import type { ClusterStore } from '../../lib/store/types.js';
-import { messageDecoder, ResourceCache } from '../../lib/xds/cache.js';
-import { XdsClient } from '../../lib/xds/client.js';
-import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
-import { resolveConfig, startControlPlane, type Config, type ControlPlane } from '../../control/main.js';
+import { AddressSchema, type Address } from '../../../lib/proto/gen/istio/workload/workload_pb.js';
+import { AuthorizationSchema, type Authorization } from '../../../lib/proto/gen/istio/security/authorization_pb.js';
+import { openStore } from '../../../lib/store/index.js';
+import type { ClusterStore } from '../../../lib/store/types.js';
+import { messageDecoder, ResourceCache } from '../../../lib/xds/cache.js';
+import { XdsClient } from '../../../lib/xds/client.js';
+import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../../lib/xds/types.js';
+import { resolveConfig, startControlPlane, type Config, type ControlPlane } from '../../../control/main.js';
 
 export interface Scope {
   teardown(fn: () => unknown): void;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileStore } from './file.js';
-import { Collector, percentile, tempDir } from './testutil.js';
+import { Collector, percentile, tempDir } from './testkit.js';
 import type { KubeObject } from './types.js';
 
 const CM = { apiVersion: 'v1', kind: 'ConfigMap' };

@@ -1,7 +1,7 @@
 // Figures for ztunnel's integration test (ZT_BENCH=1): request rate, connection rate and bulk
 // echo throughput from inside a pod, with or without the mesh in between.
-import { connectInNetns } from '../../lib/native/index.js';
-import { talk, type PodNs } from './ztunnelkit.js';
+import { connectInNetns } from '../../../lib/native/index.js';
+import { talk, type PodNs } from './ztunnel.js';
 
 /** Sequential 1 KiB request/response on one connection for `ms`: transactions per second. */
 export async function requestRate(pod: PodNs, host: string, port: number, ms: number): Promise<number> {

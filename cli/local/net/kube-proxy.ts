@@ -6,9 +6,9 @@ import { silentLogger, type Logger } from '../../../lib/telemetry/log.js';
 import {
   CHAIN_PREFIX, endpointsOf, isHeadless, renderResolved, resolveServices, validateEndpoint, validateService,
   type EndpointSpec, type EndpointsByService, type ExistingRules, type ResolvedPort, type ServiceSpec,
-} from './svcrules.js';
+} from './service-rules.js';
 
-export * from './svcrules.js';
+export * from './service-rules.js';
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 

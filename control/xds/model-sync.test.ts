@@ -2,10 +2,10 @@ import { Writable } from 'node:stream';
 import t from 'tap';
 import { pino } from 'pino';
 import type { KubeObject } from '../../lib/store/types.js';
-import { MemoryStore } from '../../test/bench/memstore.js';
+import { MemoryStore } from '../../test/bench/mem-store.js';
 import type { ModelKind } from '../model/incremental.js';
 import { Informer } from './informer.js';
-import { MODEL_KINDS, ModelSync } from './modelsync.js';
+import { MODEL_KINDS, ModelSync } from './model-sync.js';
 
 function setup(store: MemoryStore): { sync: ModelSync; warnings: string[]; informers: Map<ModelKind, Informer> } {
   const warnings: string[] = [];

@@ -3,7 +3,7 @@ import t from 'tap';
 import {
   DEFAULT_PROBE_NAMES, ipsetCreateArgs, parseIpsetSave, parseNftSet, probeIptablesRules, renderProbeNftAdd, renderProbeNftDelete,
   renderProbeNftSetup,
-} from './hostprobe.js';
+} from './host-probe.js';
 import { parseIptablesSave, planApply } from './iptables.js';
 
 const N = DEFAULT_PROBE_NAMES;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { computePodStatus, podPhase, statusChanged, type PodStatusInput } from './podstatus.js';
+import { computePodStatus, podPhase, statusChanged, type PodStatusInput } from './pod-status.js';
 import type { ContainerState, ContainerStatus, PodStatus, RestartPolicy } from './types.js';
 import type { PodStatus as StorePodStatus } from '../../../lib/k8s/types.js';
 

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { listenInNetns } from '../../../lib/native/index.js';
 import { addNetns, delNetns, netnsPath } from '../../../lib/sys/netns.js';
-import { startPortForward } from './portforward.js';
+import { startPortForward } from './port-forward.js';
 
 if (process.getuid?.() !== 0) {
   t.fail('this test creates a network namespace: run it as root');

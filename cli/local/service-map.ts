@@ -1,6 +1,6 @@
 // Maps Kubernetes Services and Endpoints onto the service proxy's plain input.
 import type { Endpoints, Service } from '../../lib/k8s/types.js';
-import type { EndpointSpec, ServiceSpec } from './net/svcrules.js';
+import type { EndpointSpec, ServiceSpec } from './net/service-rules.js';
 
 export function toProxyInput(services: Service[], endpoints: Endpoints[]): { services: ServiceSpec[]; endpoints: Map<string, EndpointSpec[]> } {
   const out: ServiceSpec[] = [];

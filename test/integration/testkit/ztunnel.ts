@@ -4,16 +4,16 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { PodRedirector } from '../../cni/agent/rules/redirect.js';
-import { CertificateAuthority } from '../../control/ca/authority.js';
-import { FileAuthenticator } from '../../control/ca/authn.js';
-import { NodeAuthorizer, StaticPodIndex } from '../../control/ca/nodeauth.js';
-import { CertificateService } from '../../control/ca/service.js';
-import { Signer } from '../../control/ca/signer.js';
-import { makeTempDir, removeDir } from '../../control/ca/testkit.js';
-import { connectInNetns, listenInNetns } from '../../lib/native/index.js';
-import { addNetns, delNetns, ipBatch, netnsPath } from '../../lib/sys/netns.js';
-import { CaRequestError, type CaClient, type CertificateRequest } from '../../ztunnel/identity/ca-client.js';
+import { PodRedirector } from '../../../cni/agent/rules/redirect.js';
+import { CertificateAuthority } from '../../../control/ca/authority.js';
+import { FileAuthenticator } from '../../../control/ca/authn.js';
+import { NodeAuthorizer, StaticPodIndex } from '../../../control/ca/node-auth.js';
+import { CertificateService } from '../../../control/ca/service.js';
+import { Signer } from '../../../control/ca/signer.js';
+import { makeTempDir, removeDir } from '../../../control/ca/testkit.js';
+import { connectInNetns, listenInNetns } from '../../../lib/native/index.js';
+import { addNetns, delNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
+import { CaRequestError, type CaClient, type CertificateRequest } from '../../../ztunnel/identity/ca-client.js';
 
 export interface Scope {
   teardown(fn: () => unknown): void;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Action, AuthorizationSchema, Scope } from '../../lib/proto/gen/istio/security/authorization_pb.js';
 import { AddressSchema, AppProtocol, LoadBalancing_Mode, TunnelProtocol, WorkloadStatus, WorkloadType } from '../../lib/proto/gen/istio/workload/workload_pb.js';
-import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto } from './toProto.js';
+import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto } from './to-proto.js';
 import type { AuthorizationModel, ServiceModel, WorkloadModel } from './types.js';
 
 const workload: WorkloadModel = {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseSpiffeId } from '../../lib/identity/spiffe.js';
 import type { Caller } from './authn.js';
 import { CaError } from './errors.js';
-import { decide, NodeAuthorizer, StaticPodIndex, type PodIndex, type PodRef } from './nodeauth.js';
+import { decide, NodeAuthorizer, StaticPodIndex, type PodIndex, type PodRef } from './node-auth.js';
 
 const pods = [
   { nodeName: 'ambit-node-1', namespace: 'demo', serviceAccount: 'backend' },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { renderServiceRules, resolveServices, validateService, type EndpointSpec, type ServiceSpec } from './svcrules.js';
+import { renderServiceRules, resolveServices, validateService, type EndpointSpec, type ServiceSpec } from './service-rules.js';
 
 const web: ServiceSpec = { namespace: 'demo', name: 'web', clusterIP: '10.96.0.20', ports: [{ port: 80, targetPort: 8080 }] };
 

@@ -1,7 +1,7 @@
 // The CA's view of which service accounts run on which node, kept live from the Pod informer: the
 // node authorizer lets a ztunnel impersonate only the service accounts of pods on its own node.
 import type { KubeObject } from '../../lib/store/types.js';
-import type { PodIndex, PodRef } from '../ca/nodeauth.js';
+import type { PodIndex, PodRef } from '../ca/node-auth.js';
 import { objectKey, type Informer } from '../xds/informer.js';
 
 export interface PodPlacement extends PodRef {
