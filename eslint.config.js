@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'lib/native/build/**', 'lib/proto/gen/**', '.tap/**'] },
+  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', 'lib/native/build/**', 'lib/proto/gen/**', '.tap/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

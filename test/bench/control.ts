@@ -3,7 +3,7 @@
 // control plane's RSS is its own, and the clients can use the other cores). Measures the initial push to every client and the latency from
 // one pod change to every client having it; prints JSON and a Markdown table.
 //
-//   node dist/test/bench/control.js [--workloads 10000] [--services 1000] [--clients 50] [--changes 20]
+//   node dist-test/test/bench/control.js [--workloads 10000] [--services 1000] [--clients 50] [--changes 20]
 //     [--client-processes 2] [--raw-clients] [--debounce-quiet 50ms] [--max-concurrent-syncs 8]
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

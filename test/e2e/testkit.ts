@@ -7,10 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/cli/main.js */
-export const AMBIT = path.resolve(here, '..', '..', 'cli', 'main.js');
 /** The repository root (manifests in test/fixtures are read from the source tree). */
 export const ROOT = path.resolve(here, '..', '..', '..');
+/** The product build that users run (dist/cli/main.js), not the test build this file is part of. */
+export const AMBIT = path.join(ROOT, 'dist', 'cli', 'main.js');
 
 export interface RunResult {
   code: number;
