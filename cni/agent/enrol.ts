@@ -1,5 +1,5 @@
-// Which pods belong in ambient (reference §4), and what the node agent reads off a Pod object:
-// its addresses, its network namespace, the per-pod redirection variants. Pure: table-tested.
+// Which pods belong in ambient (the pod's or its namespace's istio.io/dataplane-mode=ambient, not
+// opted out with =none, not host-network), and what the node agent reads off a Pod object: its addresses, its network namespace, the per-pod redirection variants. Pure: table-tested.
 import type { Namespace, Pod } from '../../lib/k8s/types.js';
 import { NETNS_DIR } from '../../lib/sys/netns.js';
 import type { RedirectOptions } from './rules/options.js';

@@ -1,7 +1,7 @@
 /**
  * The control plane's model: a snapshot of cluster objects in, the resources ztunnel is served out
  * (`istio.workload.Address`, `istio.security.Authorization`), each with a content version. Pure:
- * nothing here knows which store back end produced the snapshot (DESIGN.md §3).
+ * nothing here knows which store back end produced the snapshot (ARCHITECTURE.md §4).
  */
 import { L, SelectorIndex } from './labels.js';
 import { Problems, readMeta } from './objects.js';

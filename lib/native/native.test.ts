@@ -84,7 +84,7 @@ t.before(async () => {
     '-A OUTPUT -p tcp -d 1.2.3.4 --dport 80 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001',
     '-A OUTPUT -p tcp -d 1.2.3.5 --dport 80 -j REDIRECT --to-ports 15002',
     'COMMIT',
-    // The in-pod policy routing of a spoofed-source connection (istio-ambient-dataplane.md §3.2).
+    // The in-pod policy routing of a spoofed-source connection (ARCHITECTURE.md §3, step 5).
     '*mangle',
     '-A PREROUTING -m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff',
     '-A OUTPUT -m connmark --mark 0x111/0xfff -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff',

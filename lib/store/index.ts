@@ -1,5 +1,5 @@
 /**
- * The cluster state API (DESIGN.md §3). Components depend on `ClusterStore`; only a composition
+ * The cluster state API (ARCHITECTURE.md §4). Components depend on `ClusterStore`; only a composition
  * root calls `openStore`.
  */
 import { FileStore, type FileStoreOptions } from './file.js';

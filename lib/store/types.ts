@@ -1,5 +1,5 @@
 /**
- * The one interface through which every component reads and writes cluster state (DESIGN.md §3).
+ * The one interface through which every component reads and writes cluster state.
  * Objects are Kubernetes-shaped; the File back end stores them as YAML in a state directory, the
  * Kubernetes back end talks to an API server.
  */

@@ -1,6 +1,6 @@
 import type { Any } from '@bufbuild/protobuf/wkt';
 
-/** Istio's workload discovery type URLs (reference/istio-ambient-dataplane.md §6.1). */
+/** Istio's workload discovery type URLs, as ztunnel subscribes to them. */
 export const TYPE_ADDRESS = 'type.googleapis.com/istio.workload.Address';
 export const TYPE_AUTHORIZATION = 'type.googleapis.com/istio.security.Authorization';
 

@@ -1,5 +1,5 @@
 /**
- * Istio's L4 authorization (reference/istio-ambient-dataplane.md §6.4): non-dry-run DENY policies
+ * Istio's L4 authorization: non-dry-run DENY policies
  * first (any match denies); then, if any non-dry-run ALLOW policy applies, one must match;
  * otherwise allowed. Dry-run policies are evaluated and reported, never enforced.
  */

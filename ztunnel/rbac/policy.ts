@@ -1,7 +1,8 @@
 /**
  * `istio.security.Authorization` → a compiled policy: CIDRs parsed once, enums as names, bad
  * values rejected with the resource and field named (the xDS update is then NACKed and the last
- * good policies stay in force). Field semantics: reference/istio-ambient-dataplane.md §6.4.
+ * good policies stay in force). Field semantics are those of
+ * istio.security.Authorization (lib/proto/src/istio/security/authorization.proto).
  */
 import ipaddr from 'ipaddr.js';
 import {

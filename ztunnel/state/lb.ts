@@ -1,6 +1,6 @@
 /**
  * Endpoint selection for a service, as pure functions with an injected random source
- * (reference §2.2 step 6): filter (address, port, health), rank by locality for STRICT and
+ * as ztunnel does it: filter (address, port, health), rank by locality for STRICT and
  * FAILOVER, then pick weighted by Workload.capacity.
  */
 import type { EndpointView, LbScope, LoadBalancingView, ServiceView, WorkloadView } from './types.js';

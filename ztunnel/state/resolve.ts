@@ -1,5 +1,5 @@
 /**
- * Outbound destination resolution (reference/istio-ambient-dataplane.md §2.2 steps 4–9, §2.5),
+ * Outbound destination resolution (ARCHITECTURE.md §3, step 3),
  * pure over the lookups of the store: service VIP → its waypoint, or a load-balanced endpoint;
  * pod IP → its waypoint, or the pod; anything else → passthrough.
  */

@@ -1,5 +1,5 @@
 /**
- * The read interface the proxy uses (DESIGN.md §5: the data path reads state only through this,
+ * The read interface the proxy uses (ARCHITECTURE.md §5: the data path reads state only through this,
  * never through xds/ or admin/). Implemented by ProxyState.
  */
 import type { Policy } from '../rbac/policy.js';
@@ -96,7 +96,7 @@ export interface StateView {
   servicesOf(workload: WorkloadView): readonly ServiceView[];
   /** Policies applying to a workload as its destination: GLOBAL, its namespace's, and those it lists. */
   policiesFor(workload: WorkloadView): readonly Policy[];
-  /** Outbound decision for a connection from `source` to `dstIp:dstPort` (reference §2.2 steps 4–9). */
+  /** Outbound decision for a connection from `source` to `dstIp:dstPort` (ARCHITECTURE.md §3, step 3). */
   resolveDestination(source: WorkloadView, dstIp: string, dstPort: number, opts?: ResolveOptions): Resolution;
   /** Whether `workload` is (one of) the workloads behind a waypoint/gateway reference. */
   gatewayIncludes(gateway: GatewayRef, workload: WorkloadView): boolean;

@@ -1,4 +1,4 @@
-// ztunnel's subscription to the control plane (reference §6.1): delta ADS for Address and
+// ztunnel's subscription to the control plane: delta ADS for Address and
 // Authorization over TLS, with the node credential as a bearer token re-read for every stream.
 // The XdsClient NACKs a bad response and ProxyState keeps the last good state; while the control
 // plane is unreachable nothing is removed, so traffic keeps flowing on the last configuration.

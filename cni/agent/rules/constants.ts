@@ -1,4 +1,4 @@
-// The numbers of in-pod redirection (reference §3.1). ztunnel sets ZTUNNEL_MARK on every socket it
+// The numbers of in-pod redirection, equal to Istio's so its tooling and docs apply. ztunnel sets ZTUNNEL_MARK on every socket it
 // opens in a pod, so these must stay equal to its packet mark.
 
 /** SO_MARK of every ztunnel socket in the pod: such packets are never redirected. */

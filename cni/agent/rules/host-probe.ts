@@ -1,4 +1,4 @@
-// Node-side probe SNAT (reference §3.3), pure. The kubelet probes pods from the node's own IP,
+// Node-side probe SNAT, pure. The kubelet probes pods from the node's own IP,
 // which in-pod capture would send to ztunnel; connections from a local socket on the node to an
 // enrolled pod are SNATed to a link-local address that the in-pod rules let through.
 //

@@ -1,4 +1,4 @@
-// In-pod rules for iptables (reference §3.2), pure: what the rules are, in the exact text that
+// In-pod rules for iptables (ARCHITECTURE.md §3, steps 2 and 5), pure: what the rules are, in the exact text that
 // iptables-save prints back (so `check` can compare strings), and the restore transactions that
 // install, rebuild or remove them without touching anyone else's rules.
 import {

@@ -1,5 +1,5 @@
 // Golden tables for the pure renderers: the expected text is written out by hand from the
-// reference's rule list (§3.2), in the spelling iptables-save prints back.
+// rule list Istio's node agent installs in a pod, in the spelling iptables-save prints back.
 import t from 'tap';
 import { iptablesRules, renderIptables, parseIptablesSave, planApply, planRemoval, compareIptables } from './iptables.js';
 import { renderNft, renderNftRemoval, nftChains, parseNftRuleCounts, compareNft } from './nft.js';
@@ -40,7 +40,7 @@ COMMIT
 
 const V6 = 'fd16:9254:7127:1337:ffff:ffff:ffff:ffff';
 
-t.test('iptables: default rules (IPv4, DNS capture on) match the reference', async (t) => {
+t.test("iptables: default rules (IPv4, DNS capture on) match Istio's", async (t) => {
   t.equal(renderIptables(redirectConfig(), 4), DEFAULT_V4);
 });
 

@@ -1,4 +1,4 @@
-// Policy routing of the in-pod rules (reference §3.2): connections marked 0x111 (ztunnel's
+// Policy routing of the in-pod rules (ARCHITECTURE.md §3, step 5): connections marked 0x111 (ztunnel's
 // spoofed-source connections to the app) route their replies to the local stack, to ztunnel's
 // transparent socket, instead of out of eth0.
 import { ROUTE_TABLE, RULE_PRIORITY, TPROXY_MARK, MARK_MASK, hex, type Family } from './constants.js';
