@@ -1,8 +1,7 @@
 // The HTTP routes: /metrics and /debug/* on 15014, /healthz/ready on 15021.
 import type { XdsServer } from '../../lib/xds/server.js';
-import type { Caller } from '../ca/authn.js';
+import { describeCaller, type Caller } from '../ca/authn.js';
 import type { Config } from '../config.js';
-import { describeCaller } from '../xds/ads.js';
 import type { Informer } from '../xds/informer.js';
 import type { ModelSync } from '../xds/model-sync.js';
 import { json, text, type Route } from './http.js';
