@@ -50,7 +50,7 @@ function sniffer(h1: http.Server, h2: http2.Http2Server, sockets: Set<net.Socket
 
 function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(new Error(`echo server: cannot listen on ${host}:${port} (${what}): ${e.message}`));
+    const onError = (e: Error): void => reject(new Error(`echo server: cannot listen on ${formatHostPort(host, port)} (${what}): ${e.message}`));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
