@@ -1,4 +1,4 @@
-// ztunnel's own ports (reference §2.1), in its own namespace: 15000 admin on localhost
+// ztunnel's own ports, in its own namespace: 15000 admin on localhost
 // (/config_dump, /logging), 15020 Prometheus (/metrics, /stats/prometheus), 15021 readiness.
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { CertStatus } from '../identity/secret-manager.js';
