@@ -10,7 +10,8 @@ import { NodeAgent } from './agent/agent.js';
 import { PodController, type RecoveryReport } from './agent/controller.js';
 import { cniHandlers } from './agent/events.js';
 import { AgentMetrics } from './agent/metrics.js';
-import { startMonitoring, type MonitoringServer } from './agent/monitoring.js';
+import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
+import { monitoringRoutes } from './agent/monitoring.js';
 import { PodRedirector, ProbeSnat, describeBackend } from './agent/rules/index.js';
 import type { Config } from './config.js';
 import { startEventServer, type EventServer } from './plugin/server.js';
@@ -59,11 +60,18 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
   try {
     // Filled in as they are built: the endpoint answers (not ready) from the start.
     const live: { agent?: NodeAgent; controller?: PodController } = {};
-    const monitoring: MonitoringServer = await startMonitoring(config.metrics.host, config.metrics.port, {
-      metrics: () => metrics.text(),
-      readiness,
-      pods: () => ({ node: config.node, pods: live.agent?.list() ?? [], retrying: live.controller?.reconciler.failing ?? [] }),
-    }, log);
+    const monitoring: AdminServer = await startAdminServer({
+      name: 'metrics',
+      host: config.metrics.host,
+      port: config.metrics.port,
+      routes: monitoringRoutes({
+        registry: metrics.registry,
+        readiness,
+        pods: () => ({ node: config.node, pods: live.agent?.list() ?? [], retrying: live.controller?.reconciler.failing ?? [] }),
+      }),
+      log,
+      inUseHint: 'is another cni-agent running in this namespace? use --metrics-address',
+    });
     closers.push(() => monitoring.close());
 
     const redirector = new PodRedirector({ backend: config.redirectBackend, log });
@@ -99,12 +107,12 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
     closers.push(() => cni.close());
     state.cni = true;
     ctl.start();
-    log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: `${monitoring.host}:${monitoring.port}` }, 'cni-agent ready');
+    log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: monitoring.address }, 'cni-agent ready');
 
     return {
       cniSocket: cni.socketPath,
       zdsSocket: config.zdsSocket,
-      metricsAddress: `${monitoring.host.includes(':') ? `[${monitoring.host}]` : monitoring.host}:${monitoring.port}`,
+      metricsAddress: monitoring.address,
       metricsPort: monitoring.port,
       recovery, agent, controller: ctl, zds, metrics, readiness,
       close: async () => {

@@ -16,10 +16,11 @@ import { registerCertificateService } from './certs/grpc.js';
 import { StorePodIndex } from './certs/pod-index.js';
 import { RootCertPublisher, writeRootCertFile } from './certs/root-cert.js';
 import { ServingCertificateManager } from './certs/serving.js';
-import { formatAddress, type Config } from './config.js';
+import type { Config } from './config.js';
 import type { ModelKind } from './model/incremental.js';
 import { debugRoutes, readinessRoutes } from './monitoring/routes.js';
-import { listenHttp } from './monitoring/http.js';
+import { startAdminServer } from '../lib/admin/server.js';
+import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
 import { AdsGate } from './xds/ads.js';
@@ -58,6 +59,7 @@ export interface ControlPlane {
 const CONFIGMAP: Kind = { apiVersion: 'v1', kind: 'ConfigMap' };
 /** The serving certificate's lifetime; it is renewed at half of it. */
 const SERVING_TTL_SECONDS = 24 * 3600;
+const IN_USE = 'is another control plane running?';
 
 function mergeEvents(list: Array<XdsServerEvents | undefined>): XdsServerEvents {
   const hooks = list.filter((e): e is XdsServerEvents => e !== undefined);
@@ -128,7 +130,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     closers.push(() => modelSync.close());
 
     const ready = (): boolean => live.grpcListening && all.every((i) => i.hasSynced);
-    const readiness = await listenHttp(config.readiness, readinessRoutes({ ready, informers: all }), log);
+    const readiness = await startAdminServer({ name: 'readiness', host: config.readiness.host, port: config.readiness.port, routes: readinessRoutes({ ready, informers: all }), log, inUseHint: IN_USE });
     closers.push(() => readiness.close());
 
     for (const i of all) i.start();
@@ -178,17 +180,20 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
         });
       });
     });
-    const grpcPort = await bindGrpc(grpcServer, formatAddress(config.grpc), serving.credentials);
+    const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.grpc.host, config.grpc.port), serving.credentials);
     live.grpcListening = true;
 
-    const monitoring = await listenHttp(
-      config.monitoring,
-      debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }),
+    const monitoring = await startAdminServer({
+      name: 'monitoring',
+      host: config.monitoring.host,
+      port: config.monitoring.port,
+      routes: debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }),
       log,
-    );
+      inUseHint: IN_USE,
+    });
     closers.push(() => monitoring.close());
 
-    const addresses = { grpc: formatAddress({ host: config.grpc.host, port: grpcPort }), monitoring: monitoring.address, readiness: readiness.address };
+    const addresses = { grpc: formatHostPort(config.grpc.host, grpcPort), monitoring: monitoring.address, readiness: readiness.address };
     log.info({ ...addresses, rootCertFile, servingIdentity: serving.certificate.identity }, 'control plane ready');
     return {
       addresses,

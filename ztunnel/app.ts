@@ -11,7 +11,8 @@ import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { createMetricsRegistry, TcpMetrics } from '../lib/telemetry/metrics.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
 import { adminRoutes, metricsRoutes, readinessRoutes } from './admin/admin.js';
-import { startHttpServer, type HttpServer } from './admin/http.js';
+import type { Routes } from '../lib/admin/routes.js';
+import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
 import type { Config } from './config.js';
 import { GrpcCaClient, type CaClient } from './identity/ca-client.js';
 import { SecretManager } from './identity/secret-manager.js';
@@ -153,9 +154,11 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
       return r;
     };
     // The ports first: a port in use must stop startup before anything connects anywhere.
-    const servers: HttpServer[] = [];
+    const servers: AdminServer[] = [];
     closers.push(() => Promise.all(servers.map((s) => s.close())));
-    const admin = await startHttpServer('admin', config.admin, adminRoutes({
+    const listen = (name: string, at: { host: string; port: number }, routes: Routes): Promise<AdminServer> =>
+      startAdminServer({ name, host: at.host, port: at.port, routes, log, inUseHint: 'is another ztunnel running in this network namespace?' });
+    const admin = await listen('admin', config.admin, adminRoutes({
       workloads: () => state.workloads(),
       services: () => state.services(),
       policies: () => state.policies(),
@@ -164,14 +167,14 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
       connections: () => connections.list(),
       status: () => ({ ready: notReady().length === 0, notReady: notReady(), xds: xds.state, zds: { connected: zds.connected, snapshotReceived: zds.ready } }),
       config: { ...config, credential: config.credential ? '<redacted>' : undefined },
-    }, log), log);
+    }, log));
     servers.push(admin);
-    const metrics = await startHttpServer('metrics', config.metrics, metricsRoutes(registry), log);
+    const metrics = await listen('metrics', config.metrics, metricsRoutes(registry));
     servers.push(metrics);
-    const readiness = await startHttpServer('readiness', config.readiness, readinessRoutes(() => {
+    const readiness = await listen('readiness', config.readiness, readinessRoutes(() => {
       const reasons = notReady();
       return { ready: reasons.length === 0, reasons };
-    }), log);
+    }));
     servers.push(readiness);
 
     xds.start();

@@ -255,7 +255,7 @@ export class LocalCluster {
             logDir: podLogDir(this.l, pod.metadata.namespace, pod.metadata.name),
             // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name.
             extraEnv: { HOSTNAME: pod.metadata.name },
-          }, (s) => onStatus(s as Pod['status'] & object));
+          }, onStatus);
           return rt;
         },
       },

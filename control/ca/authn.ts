@@ -11,6 +11,11 @@ import { keyIdOf, signToken, verifyToken, type TokenClaims } from './token.js';
 
 export type Caller = { kind: 'node'; nodeName: string } | { kind: 'workload'; identity: string };
 
+/** `node/NAME` or the workload's SPIFFE id: how logs and /debug/connections name a caller. */
+export function describeCaller(c: Caller): string {
+  return c.kind === 'node' ? `node/${c.nodeName}` : c.identity;
+}
+
 /** What the transport knows about the caller. */
 export interface PeerInfo {
   /** Remote address, for logs. */

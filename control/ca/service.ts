@@ -2,7 +2,7 @@
 // The gRPC layer only maps the result: ok → cert_chain, error → GRPC_STATUS[error.kind].
 import type { SpiffeId } from '../../lib/identity/spiffe.js';
 import { silentLogger, type Logger } from '../../lib/telemetry/log.js';
-import type { Authenticator, Caller, PeerInfo } from './authn.js';
+import { describeCaller, type Authenticator, type Caller, type PeerInfo } from './authn.js';
 import { CaError, isCaError } from './errors.js';
 import type { Signer } from './signer.js';
 
@@ -30,10 +30,6 @@ export interface CertificateServiceDeps {
   authorizer: IdentityAuthorizer;
   signer: Signer;
   logger?: Logger;
-}
-
-function describeCaller(c: Caller): string {
-  return c.kind === 'node' ? `node ${c.nodeName}` : `workload ${c.identity}`;
 }
 
 export class CertificateService {

@@ -1,4 +1,5 @@
 // Builders of Kubernetes-shaped objects for the model's tests and the synthetic benchmark.
+import type { ContainerPort } from '../../lib/k8s/types.js';
 import type { KubeObject } from '../../lib/store/types.js';
 
 type Meta = { labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string; deletionTimestamp?: string; ownerReferences?: KubeObject['metadata']['ownerReferences'] };
@@ -13,7 +14,7 @@ export interface PodOpts extends Meta {
   phase?: string;
   sa?: string;
   node?: string;
-  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
+  ports?: ContainerPort[];
   ambient?: boolean;
   hostNetwork?: boolean;
 }

@@ -1,11 +1,10 @@
 // The HTTP routes: /metrics and /debug/* on 15014, /healthz/ready on 15021.
 import type { XdsServer } from '../../lib/xds/server.js';
-import type { Caller } from '../ca/authn.js';
+import { describeCaller, type Caller } from '../ca/authn.js';
 import type { Config } from '../config.js';
-import { describeCaller } from '../xds/ads.js';
 import type { Informer } from '../xds/informer.js';
 import type { ModelSync } from '../xds/model-sync.js';
-import { json, text, type Route } from './http.js';
+import { json, metricsRoute, readinessRoute, text, type Routes } from '../../lib/admin/routes.js';
 import type { ControlMetrics } from './metrics.js';
 
 export interface ReadinessDeps {
@@ -13,12 +12,12 @@ export interface ReadinessDeps {
   informers: readonly Informer[];
 }
 
-export function readinessRoutes(d: ReadinessDeps): Record<string, Route> {
-  const route: Route = () => {
-    if (d.ready()) return text('ok\n');
+export function readinessRoutes(d: ReadinessDeps): Routes {
+  const route = readinessRoute(() => {
+    if (d.ready()) return { ready: true, reasons: [] };
     const waiting = d.informers.filter((i) => !i.hasSynced).map((i) => i.kind.kind);
-    return text(waiting.length ? `not ready: still loading ${waiting.join(', ')} from the store\n` : 'not ready: the gRPC server is not listening yet\n', 503);
-  };
+    return { ready: false, reasons: [waiting.length ? `still loading ${waiting.join(', ')} from the store` : 'the gRPC server is not listening yet'] };
+  }, 'ok\n');
   return { '/healthz/ready': route, '/ready': route };
 }
 
@@ -49,9 +48,9 @@ function modelDump(d: DebugDeps, url: URL): unknown {
   };
 }
 
-export function debugRoutes(d: DebugDeps): Record<string, Route> {
+export function debugRoutes(d: DebugDeps): Routes {
   return {
-    '/metrics': async () => ({ status: 200, contentType: d.metrics.registry.contentType, body: await d.metrics.registry.metrics() }),
+    '/metrics': metricsRoute(d.metrics.registry),
     '/debug/model': (url) => json(modelDump(d, url)),
     '/debug/connections': () =>
       json(

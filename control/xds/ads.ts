@@ -8,7 +8,7 @@ import type { DeltaDiscoveryRequest } from '../../lib/proto/gen/envoy/service/di
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { StreamInfo, XdsServer, XdsServerEvents } from '../../lib/xds/server.js';
 import type { DeltaCall } from '../../lib/xds/server-stream.js';
-import type { Authenticator, Caller } from '../ca/authn.js';
+import { describeCaller, type Authenticator, type Caller } from '../ca/authn.js';
 import { isCaError } from '../ca/errors.js';
 import { credentialOf } from '../certs/grpc.js';
 
@@ -19,10 +19,6 @@ export interface AdsOptions {
   maxConcurrentSyncs?: number;
   /** A stream was refused (metrics). */
   onRefused?: (reason: string) => void;
-}
-
-export function describeCaller(c: Caller): string {
-  return c.kind === 'node' ? `node/${c.nodeName}` : c.identity;
 }
 
 /** A stream in its initial sync: the types it was sent a first response for, and those answered. */

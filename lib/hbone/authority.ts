@@ -1,5 +1,6 @@
 // `:authority` of an HBONE CONNECT and socket addresses: pure parsing and formatting.
 import net from 'node:net';
+import { formatHostPort } from '../net/host-port.js';
 import type { SockAddr } from '../native/types.js';
 
 export type { SockAddr };
@@ -59,10 +60,8 @@ export function parseAuthority(input: string): Authority | string {
   return { host: (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase(), port, kind: 'hostname' };
 }
 
-/** `ip:port`, with brackets for IPv6 (the form `:authority` and pool keys use). */
-export function formatHostPort(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
+// `ip:port` with brackets for IPv6 is the form `:authority` and pool keys use.
+export { formatHostPort };
 
 export function formatSockAddr(a: SockAddr): string {
   return formatHostPort(a.address, a.port);

@@ -2,10 +2,13 @@
 // the store hands out plain objects, and validation happens where they are consumed.
 import type { KubeObject, ObjectMeta } from '../store/types.js';
 
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string } };
+  // Other sources (secretKeyRef, …) are kept so that a consumer can name what it does not support.
+  valueFrom?: { fieldRef?: { fieldPath: string; apiVersion?: string }; [other: string]: unknown };
 }
 
 export interface ContainerPort {
@@ -14,8 +17,21 @@ export interface ContainerPort {
   protocol?: 'TCP' | 'UDP' | 'SCTP';
 }
 
+export interface HttpHeader {
+  name: string;
+  value: string;
+}
+
+export interface HttpGetAction {
+  path?: string;
+  port: number | string;
+  host?: string;
+  scheme?: string;
+  httpHeaders?: HttpHeader[];
+}
+
 export interface Probe {
-  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string; httpHeaders?: Array<{ name: string; value: string }> };
+  httpGet?: HttpGetAction;
   tcpSocket?: { port: number | string; host?: string };
   exec?: { command: string[] };
   initialDelaySeconds?: number;
@@ -23,6 +39,7 @@ export interface Probe {
   timeoutSeconds?: number;
   successThreshold?: number;
   failureThreshold?: number;
+  terminationGracePeriodSeconds?: number;
 }
 
 export interface Container {
@@ -45,29 +62,67 @@ export interface PodSpec {
   serviceAccountName?: string;
   serviceAccount?: string;
   hostNetwork?: boolean;
-  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  restartPolicy?: RestartPolicy;
   terminationGracePeriodSeconds?: number;
 }
 
-export interface PodCondition {
+// Status shapes are type aliases, not interfaces, so that they stay assignable to the store's
+// `Record<string, unknown>` fields.
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export type PodCondition = {
   type: string;
-  status: 'True' | 'False' | 'Unknown';
+  status: ConditionStatus;
+  lastProbeTime?: string | null;
   lastTransitionTime?: string;
   reason?: string;
   message?: string;
-}
+};
 
-export interface PodStatus {
-  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+export type ContainerStateRunning = { startedAt: string };
+export type ContainerStateTerminated = {
+  exitCode: number;
+  signal?: number;
+  reason: string;
+  message?: string;
+  startedAt?: string;
+  finishedAt: string;
+  containerID?: string;
+};
+export type ContainerStateWaiting = { reason: string; message?: string };
+
+/** Exactly one key is set, or none (an empty `lastState`). */
+export type ContainerState = {
+  running?: ContainerStateRunning;
+  terminated?: ContainerStateTerminated;
+  waiting?: ContainerStateWaiting;
+};
+
+export type ContainerStatus = {
+  name: string;
+  image?: string;
+  imageID?: string;
+  containerID?: string;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  state?: ContainerState;
+  lastState?: ContainerState;
+};
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export type PodStatus = {
+  phase?: PodPhase;
   conditions?: PodCondition[];
   podIP?: string;
   podIPs?: Array<{ ip: string }>;
   hostIP?: string;
   startTime?: string;
-  containerStatuses?: Array<{ name: string; ready: boolean; restartCount: number; started?: boolean; state?: Record<string, unknown>; lastState?: Record<string, unknown>; image?: string }>;
+  containerStatuses?: ContainerStatus[];
   reason?: string;
   message?: string;
-}
+};
 
 export interface Pod extends KubeObject {
   metadata: ObjectMeta & { namespace: string };

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { checkMark, checkNetns, checkPort, hostPort, ipFamily } from './args.js';
+import { formatHostPort as hostPort } from '../net/host-port.js';
+import { checkMark, checkNetns, checkPort, ipFamily } from './args.js';
 import { describeErrno, makeNativeError, NativeError, toNativeError } from './errors.js';
 import { addonCandidates } from './load.js';
 

@@ -41,7 +41,3 @@ export function describeNetns(netns: NetnsRef | null): string {
   if (netns === null) return 'this namespace';
   return typeof netns === 'number' ? `netns fd ${netns}` : netns;
 }
-
-export function hostPort(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}

@@ -11,7 +11,8 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import { addon } from './load.js';
 import { makeNativeError, toNativeError, wrapCall } from './errors.js';
-import { checkBacklog, checkFd, checkMark, checkNetns, checkPort, describeNetns, hostPort, ipFamily } from './args.js';
+import { checkBacklog, checkFd, checkMark, checkNetns, checkPort, describeNetns, ipFamily } from './args.js';
+import { formatHostPort as hostPort } from '../net/host-port.js';
 import type { NetnsRef, SockAddr } from './types.js';
 
 export { NativeError } from './errors.js';

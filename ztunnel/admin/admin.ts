@@ -1,13 +1,12 @@
-// ztunnel's own ports (reference §2.1), in its own namespace: 15000 admin on localhost
+// ztunnel's own ports, in its own namespace: 15000 admin on localhost
 // (/config_dump, /logging), 15020 Prometheus (/metrics, /stats/prometheus), 15021 readiness.
-import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { CertStatus } from '../identity/secret-manager.js';
 import type { PodStatus } from '../inpod/registry.js';
 import type { ConnectionSummary } from '../proxy/connection-manager.js';
 import type { Policy } from '../rbac/policy.js';
 import type { ServiceView, WorkloadView } from '../state/types.js';
-import { json, text, type Route } from './http.js';
+import { json, metricsRoute, readinessRoute, text, type MetricsSource, type Readiness, type Routes } from '../../lib/admin/routes.js';
 
 /** Everything /config_dump shows, read at request time. */
 export interface DumpSources {
@@ -49,32 +48,31 @@ export function configDump(s: DumpSources): Record<string, unknown> {
   };
 }
 
-export function adminRoutes(s: DumpSources, log: Logger): Record<string, Route> {
+export function adminRoutes(s: DumpSources, log: Logger): Routes {
   return {
     '/': () => text('ztunnel admin: /config_dump, /logging[?level=debug]\n'),
     '/config_dump': () => json(configDump(s)),
-    '/logging': (_req, url) => {
-      const level = url.searchParams.get('level');
-      if (level !== null) {
-        if (!LEVELS.includes(level)) return text(`unknown level "${level}"; use one of ${LEVELS.join(', ')}\n`, 400);
-        log.level = level;
-        log.info({ level }, 'log level changed');
-      }
-      return json({ level: log.level });
+    // GET as well as POST (Istio's ztunnel takes POST) so that a browser or plain curl can set it.
+    '/logging': {
+      methods: ['GET', 'POST'],
+      handler: (url) => {
+        const level = url.searchParams.get('level');
+        if (level !== null) {
+          if (!LEVELS.includes(level)) return text(`unknown level "${level}"; use one of ${LEVELS.join(', ')}\n`, 400);
+          log.level = level;
+          log.info({ level }, 'log level changed');
+        }
+        return json({ level: log.level });
+      },
     },
   };
 }
 
-export function metricsRoutes(registry: Registry): Record<string, Route> {
-  const scrape: Route = async () => ({ contentType: registry.contentType, body: await registry.metrics() });
+export function metricsRoutes(registry: MetricsSource): Routes {
+  const scrape = metricsRoute(registry);
   return { '/metrics': scrape, '/stats/prometheus': scrape };
 }
 
-export function readinessRoutes(ready: () => { ready: boolean; reasons: string[] }): Record<string, Route> {
-  return {
-    '/healthz/ready': () => {
-      const r = ready();
-      return r.ready ? text('ready\n') : text(`not ready: ${r.reasons.join('; ')}\n`, 503);
-    },
-  };
+export function readinessRoutes(ready: () => Readiness): Routes {
+  return { '/healthz/ready': readinessRoute(ready) };
 }

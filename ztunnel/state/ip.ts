@@ -23,11 +23,6 @@ export function isV6(ip: string): boolean {
   return ip.includes(':');
 }
 
-/** `ip:port`, with brackets for v6 (the form of an HBONE `:authority`). */
-export function hostPort(ip: string, port: number): string {
-  return isV6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
 /** Index key of an address on a network. */
 export function netKey(network: string, ip: string): string {
   return `${network}/${ip}`;

@@ -3,7 +3,8 @@
  * pure over the lookups of the store: service VIP → its waypoint, or a load-balanced endpoint;
  * pod IP → its waypoint, or the pod; anything else → passthrough.
  */
-import { canonicalIp, hostPort, isV6 } from './ip.js';
+import { formatHostPort } from '../../lib/net/host-port.js';
+import { canonicalIp, isV6 } from './ip.js';
 import { eligibleEndpoints, pickEndpoint, pickWeighted, targetPort, type Random, type ResolutionMode } from './lb.js';
 import { gatewayText, type EndpointView, type GatewayRef, type ServiceView, type WorkloadView } from './types.js';
 import type { ResolveErrorCode, ResolvedWaypoint, Resolution, Target } from './view.js';
@@ -46,7 +47,7 @@ function noAddress(w: WorkloadView): Err {
 /** The plain next hop to a workload: HBONE to its :15008 when it is in the mesh, else TCP. */
 function direct(env: ResolveEnv, w: WorkloadView, ip: string, port: number, sans: readonly string[]): Target {
   if (w.tunnelProtocol === 'HBONE') {
-    return { protocol: 'HBONE', ip, port: env.hbonePort, authority: hostPort(ip, port), expectedIdentities: dedupe([...sans, w.identity]) };
+    return { protocol: 'HBONE', ip, port: env.hbonePort, authority: formatHostPort(ip, port), expectedIdentities: dedupe([...sans, w.identity]) };
   }
   return { protocol: 'TCP', ip, port, expectedIdentities: [] };
 }
@@ -120,7 +121,7 @@ export function resolveWaypoint(env: ResolveEnv, gw: GatewayRef, source: Workloa
 function viaWaypoint(wp: ResolvedWaypoint, dstIp: string, dstPort: number): Target {
   // The waypoint gets the destination as dialed (the VIP, not a translated endpoint).
   const sans = dedupe([...(wp.service?.subjectAltNames ?? []), wp.workload.identity]);
-  return { protocol: 'HBONE', ip: wp.ip, port: wp.port, authority: hostPort(dstIp, dstPort), expectedIdentities: sans };
+  return { protocol: 'HBONE', ip: wp.ip, port: wp.port, authority: formatHostPort(dstIp, dstPort), expectedIdentities: sans };
 }
 
 function serviceWaypoints(svc: ServiceView): GatewayRef[] {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { formatHostPort } from '../../../lib/net/host-port.js';
 import { createLogger } from '../../../lib/telemetry/log.js';
 import { applyDefaults, type EchoServerConfig } from './config.js';
 import { createEchoImplementation, echoServiceDefinition } from './grpc.js';
@@ -49,7 +50,7 @@ function sniffer(h1: http.Server, h2: http2.Http2Server, sockets: Set<net.Socket
 
 function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(new Error(`echo server: cannot listen on ${host}:${port} (${what}): ${e.message}`));
+    const onError = (e: Error): void => reject(new Error(`echo server: cannot listen on ${formatHostPort(host, port)} (${what}): ${e.message}`));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
@@ -115,7 +116,7 @@ export async function startEchoServer(config: EchoServerConfig): Promise<EchoSer
       const server = new grpc.Server();
       let bound = 0;
       server.addService(echoServiceDefinition, createEchoImplementation({ cfg, log, port: () => bound }));
-      const addr = cfg.host.includes(':') ? `[${cfg.host}]:${cfg.grpcPort}` : `${cfg.host}:${cfg.grpcPort}`;
+      const addr = formatHostPort(cfg.host, cfg.grpcPort);
       bound = await new Promise<number>((resolve, reject) =>
         server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) =>
           err ? reject(new Error(`echo server: cannot listen on ${addr} (grpc): ${err.message}`)) : resolve(port),

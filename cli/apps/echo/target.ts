@@ -1,5 +1,7 @@
 /** Client targets: `http://`, `h2c://`, `grpc://`, `tcp://`. Pure. */
 
+import { formatHostPort } from '../../../lib/net/host-port.js';
+
 export type EchoProtocol = 'http' | 'h2c' | 'grpc' | 'tcp';
 
 export interface Target {
@@ -35,6 +37,6 @@ export function parseTarget(url: string): Target {
     throw new Error(`target '${url}': ${p} targets take no path`);
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const authority = formatHostPort(host, port);
   return { protocol: p, host, port, authority, path: `${u.pathname || '/'}${u.search}`, url };
 }

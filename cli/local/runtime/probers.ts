@@ -3,6 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { formatHostPort } from '../../../lib/net/host-port.js';
 import type { Launcher } from './launcher.js';
 import { killGroup } from './launcher.js';
 import { resolvePort, type ProbeOutcome } from './probe.js';
@@ -41,10 +42,6 @@ export type ProberDeps = { dial: Dial; launcher: Launcher };
 const USER_AGENT = 'kube-probe/1.31';
 const MAX_OUTPUT = 10 * 1024;
 
-function hostPort(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function errText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ECONNREFUSED') return 'connect: connection refused';
@@ -76,20 +73,20 @@ export async function httpProbe(action: HttpGetAction, target: ProbeTarget, time
   const host = action.host || target.podIP;
   const scheme = (action.scheme ?? 'HTTP').toLowerCase();
   const urlPath = action.path ? (action.path.startsWith('/') ? action.path : `/${action.path}`) : '/';
-  const url = `${scheme}://${hostPort(host, port.port)}${urlPath}`;
+  const url = `${scheme}://${formatHostPort(host, port.port)}${urlPath}`;
   const headers: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: '*/*', Connection: 'close' };
   for (const h of action.httpHeaders ?? []) {
     const existing = Object.keys(headers).find((k) => k.toLowerCase() === h.name.toLowerCase());
     if (existing) delete headers[existing];
     headers[h.name] = h.value;
   }
-  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) headers.Host = hostPort(host, port.port);
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) headers.Host = formatHostPort(host, port.port);
   const deadline = Date.now() + timeoutMs;
   let sock: net.Socket;
   try {
     sock = await dialBy(dial, host, port.port, deadline);
   } catch (e) {
-    return { result: 'failure', message: `Get "${url}": dial tcp ${hostPort(host, port.port)}: ${errText(e)}` };
+    return { result: 'failure', message: `Get "${url}": dial tcp ${formatHostPort(host, port.port)}: ${errText(e)}` };
   }
   const conn: net.Socket = scheme === 'https' ? tls.connect({ socket: sock, rejectUnauthorized: false, ...(net.isIP(host) ? {} : { servername: host }) }) : sock;
   return new Promise<ProbeOutcome>((resolve) => {
@@ -125,7 +122,7 @@ export async function tcpProbe(action: { port: number | string; host?: string },
     s.destroy();
     return { result: 'success', message: '' };
   } catch (e) {
-    return { result: 'failure', message: `dial tcp ${hostPort(host, port.port)}: ${errText(e)}` };
+    return { result: 'failure', message: `dial tcp ${formatHostPort(host, port.port)}: ${errText(e)}` };
   }
 }
 

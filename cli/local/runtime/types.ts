@@ -1,67 +1,25 @@
-// Kubernetes-shaped types the local runtime consumes and produces. Inputs are a superset of
-// lib/k8s/types.ts (the store's plain objects are assignable to them); outputs use type aliases,
-// not interfaces, so they stay assignable to that file's looser `Record<string, unknown>` fields.
+// The types the local runtime consumes and produces. Kubernetes shapes come from lib/k8s; what is
+// here is the runtime's own context, and its outputs: lib/k8s's status shapes with the fields
+// that a kubelet always fills in made required (type aliases, so that they stay assignable to the
+// store's `Record<string, unknown>` fields).
+import type * as k8s from '../../../lib/k8s/types.js';
 
-export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+export type {
+  ConditionStatus,
+  ContainerPort,
+  ContainerState,
+  ContainerStateRunning,
+  ContainerStateTerminated,
+  ContainerStateWaiting,
+  EnvVar,
+  HttpGetAction,
+  HttpHeader,
+  PodSpec,
+  Probe,
+  RestartPolicy,
+} from '../../../lib/k8s/types.js';
 
-export interface HttpHeader {
-  name: string;
-  value: string;
-}
-
-export interface HttpGetAction {
-  path?: string;
-  port: number | string;
-  host?: string;
-  scheme?: string;
-  httpHeaders?: HttpHeader[];
-}
-
-export interface Probe {
-  httpGet?: HttpGetAction;
-  tcpSocket?: { port: number | string; host?: string };
-  exec?: { command: string[] };
-  initialDelaySeconds?: number;
-  periodSeconds?: number;
-  timeoutSeconds?: number;
-  successThreshold?: number;
-  failureThreshold?: number;
-  terminationGracePeriodSeconds?: number;
-}
-
-export interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string; apiVersion?: string }; [other: string]: unknown };
-}
-
-export interface ContainerPort {
-  name?: string;
-  containerPort: number;
-  protocol?: string;
-}
-
-export interface ContainerSpec {
-  name: string;
-  image?: string;
-  command?: string[];
-  args?: string[];
-  env?: EnvVar[];
-  workingDir?: string;
-  ports?: ContainerPort[];
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  startupProbe?: Probe;
-}
-
-export interface PodSpec {
-  containers: ContainerSpec[];
-  nodeName?: string;
-  serviceAccountName?: string;
-  serviceAccount?: string;
-  restartPolicy?: RestartPolicy;
-  terminationGracePeriodSeconds?: number;
-}
+export type ContainerSpec = k8s.Container;
 
 /** What the runner knows about the pod besides its spec. */
 export interface PodContext {
@@ -85,49 +43,16 @@ export interface PodContext {
   extraEnv?: Record<string, string>;
 }
 
-export type ContainerStateRunning = { startedAt: string };
-export type ContainerStateTerminated = {
-  exitCode: number;
-  signal?: number;
-  reason: string;
-  message?: string;
-  startedAt?: string;
-  finishedAt: string;
-  containerID?: string;
-};
-export type ContainerStateWaiting = { reason: string; message?: string };
+export type ContainerStatus = k8s.ContainerStatus & Required<Pick<k8s.ContainerStatus, 'image' | 'imageID' | 'started' | 'state' | 'lastState'>>;
 
-/** Exactly one key is set, or none (an empty `lastState`). */
-export type ContainerState = {
-  running?: ContainerStateRunning;
-  terminated?: ContainerStateTerminated;
-  waiting?: ContainerStateWaiting;
-};
-
-export type ContainerStatus = {
-  name: string;
-  image: string;
-  imageID: string;
-  containerID?: string;
-  ready: boolean;
-  started: boolean;
-  restartCount: number;
-  state: ContainerState;
-  lastState: ContainerState;
-};
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export type PodCondition = {
+export type PodCondition = k8s.PodCondition & {
   type: 'PodScheduled' | 'Initialized' | 'ContainersReady' | 'Ready';
-  status: ConditionStatus;
   lastProbeTime: null;
   lastTransitionTime: string;
-  reason?: string;
-  message?: string;
 };
 
-export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+/** The runtime never reports Unknown: it always knows its own processes. */
+export type PodPhase = Exclude<k8s.PodPhase, 'Unknown'>;
 
 export type PodStatus = {
   phase: PodPhase;

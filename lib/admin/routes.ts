@@ -1,0 +1,78 @@
+// The route table of an admin/metrics port and the answers it gives, as pure functions: which
+// handler a request goes to, or the 404/405 it gets instead. The I/O is in server.ts.
+import type { IncomingMessage } from 'node:http';
+
+export interface Reply {
+  /** 200 when absent. */
+  status?: number;
+  /** text/plain when absent. */
+  contentType?: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (url: URL, req: IncomingMessage) => Reply | Promise<Reply>;
+
+/** A handler with its methods; a bare handler answers GET (and HEAD). */
+export interface RouteSpec {
+  methods: readonly string[];
+  handler: Handler;
+}
+
+/** Exact path → handler. */
+export type Routes = Record<string, Handler | RouteSpec>;
+
+const TEXT = 'text/plain; charset=utf-8';
+
+export const json = (value: unknown, status = 200): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value, null, 2) + '\n' });
+export const text = (body: string, status = 200): Reply => ({ status, contentType: TEXT, body });
+
+/** Anything that serves Prometheus text, as a prom-client Registry does. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export function metricsRoute(registry: MetricsSource): Handler {
+  return async () => ({ contentType: registry.contentType, body: await registry.metrics() });
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not, each a short phrase; joined with "; " in the 503 body. */
+  reasons: string[];
+}
+
+/**
+ * `/healthz/ready` as Istio's components answer it: 200 with a short body when ready, 503 with
+ * the reasons otherwise, so that `curl` on the port says what is still missing.
+ */
+export function readinessRoute(check: () => Readiness, readyBody = 'ready\n'): Handler {
+  return () => {
+    const r = check();
+    if (r.ready) return text(readyBody);
+    return text(`not ready: ${r.reasons.length ? r.reasons.join('; ') : 'starting'}\n`, 503);
+  };
+}
+
+/** The methods a route answers, HEAD included wherever GET is. */
+export function allowedMethods(route: Handler | RouteSpec): string[] {
+  const methods = typeof route === 'function' ? ['GET'] : route.methods.map((m) => m.toUpperCase());
+  return methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : methods;
+}
+
+export type Dispatch = { kind: 'handler'; handler: Handler } | { kind: 'reply'; reply: Reply };
+
+/** Where a request goes: its handler, or the 404 (listing the paths) or 405 (with Allow) it gets. */
+export function dispatch(routes: Routes, method: string, path: string): Dispatch {
+  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (route === undefined) {
+    return { kind: 'reply', reply: text(`no route ${path}; try ${Object.keys(routes).sort().join(', ')}\n`, 404) };
+  }
+  const allowed = allowedMethods(route);
+  if (!allowed.includes(method)) {
+    const reply = text(`method ${method} not allowed on ${path}; use ${allowed.join(', ')}\n`, 405);
+    return { kind: 'reply', reply: { ...reply, headers: { allow: allowed.join(', ') } } };
+  }
+  return { kind: 'handler', handler: typeof route === 'function' ? route : route.handler };
+}

@@ -1,0 +1,146 @@
+import http from 'node:http';
+import net from 'node:net';
+import { pino } from 'pino';
+import { Registry, Counter } from 'prom-client';
+import t from 'tap';
+import { dispatch, json, metricsRoute, readinessRoute, text, type Routes } from './routes.js';
+import { startAdminServer, type AdminServer } from './server.js';
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(s: AdminServer, method: string, path: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: s.host, port: s.port, method, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function routesFor(state: { ready: boolean }): Routes {
+  return {
+    '/hello': () => text('hello\n'),
+    '/dump': () => json({ a: 1 }),
+    '/boom': () => {
+      throw new Error('exploded');
+    },
+    '/reject': () => Promise.reject(new Error('went away')),
+    '/level': { methods: ['GET', 'POST'], handler: (url) => text(`level=${url.searchParams.get('level') ?? ''}\n`) },
+    '/reset': { methods: ['POST'], handler: () => text('reset\n') },
+    '/healthz/ready': readinessRoute(() => ({ ready: state.ready, reasons: ['no xDS yet', 'no ZDS yet'] })),
+  };
+}
+
+t.test('one behaviour for every admin port', async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+  const state = { ready: false };
+  const s = await startAdminServer({ name: 'admin', host: '127.0.0.1', port: 0, routes: routesFor(state), log });
+  t.teardown(() => s.close());
+  t.ok(s.port > 0, 'port 0 picks a port');
+  t.equal(s.address, `127.0.0.1:${s.port}`, 'the bound address is returned');
+
+  const cases: Array<{ method: string; path: string; status: number; body?: RegExp | string; allow?: string; type?: RegExp }> = [
+    { method: 'GET', path: '/hello', status: 200, body: 'hello\n', type: /^text\/plain/ },
+    { method: 'GET', path: '/dump', status: 200, body: '{\n  "a": 1\n}\n', type: /^application\/json/ },
+    { method: 'HEAD', path: '/hello', status: 200, body: '' },
+    { method: 'GET', path: '/nope', status: 404, body: 'no route /nope; try /boom, /dump, /healthz/ready, /hello, /level, /reject, /reset\n' },
+    { method: 'POST', path: '/nope', status: 404, body: /^no route \/nope/ },
+    { method: 'POST', path: '/hello', status: 405, allow: 'GET, HEAD', body: 'method POST not allowed on /hello; use GET, HEAD\n' },
+    { method: 'DELETE', path: '/level', status: 405, allow: 'GET, POST, HEAD' },
+    { method: 'GET', path: '/reset', status: 405, allow: 'POST' },
+    { method: 'HEAD', path: '/reset', status: 405, allow: 'POST' },
+    { method: 'POST', path: '/reset', status: 200, body: 'reset\n' },
+    { method: 'POST', path: '/level?level=debug', status: 200, body: 'level=debug\n' },
+    { method: 'GET', path: '/boom', status: 500, body: 'internal error: exploded\n' },
+    { method: 'GET', path: '/reject', status: 500, body: 'internal error: went away\n' },
+    { method: 'HEAD', path: '/boom', status: 500, body: '' },
+    { method: 'GET', path: '/healthz/ready', status: 503, body: 'not ready: no xDS yet; no ZDS yet\n' },
+    { method: 'GET', path: '/hello', status: 200, body: 'hello\n' },
+  ];
+  for (const c of cases) {
+    const a = await request(s, c.method, c.path);
+    const what = `${c.method} ${c.path}`;
+    t.equal(a.status, c.status, `${what}: status`);
+    if (c.body !== undefined) t.match(a.body, c.body, `${what}: body`);
+    if (typeof c.body === 'string') t.equal(a.body, c.body, `${what}: exact body`);
+    t.equal(a.headers.allow, c.allow, `${what}: Allow header`);
+    if (c.type) t.match(a.headers['content-type'], c.type, `${what}: content type`);
+  }
+  const head = await request(s, 'HEAD', '/dump');
+  t.equal(head.headers['content-length'], String(Buffer.byteLength('{\n  "a": 1\n}\n')), 'HEAD: the length GET would send');
+  t.equal(lines.filter((l) => l.includes('/boom')).length, 2, 'each handler error is logged');
+  t.match(JSON.parse(lines[0]!), { server: 'admin', path: '/boom', err: 'exploded' });
+  state.ready = true;
+  t.equal((await request(s, 'GET', '/healthz/ready')).body, 'ready\n', 'readiness follows its check');
+});
+
+t.test('dispatch is the pure table lookup', async (t) => {
+  const routes = routesFor({ ready: true });
+  t.equal(dispatch(routes, 'GET', '/hello').kind, 'handler');
+  t.equal(dispatch(routes, 'HEAD', '/level').kind, 'handler', 'HEAD follows GET');
+  t.match(dispatch(routes, 'GET', '/toString'), { kind: 'reply', reply: { status: 404 } }, 'object prototype names are not routes');
+  t.match(dispatch(routes, 'PUT', '/reset'), { kind: 'reply', reply: { status: 405, headers: { allow: 'POST' } } });
+});
+
+t.test('/metrics serves a prom-client registry', async (t) => {
+  const registry = new Registry();
+  new Counter({ name: 'admin_test_total', help: 'test', registers: [registry] }).inc(3);
+  const s = await startAdminServer({ name: 'metrics', host: '127.0.0.1', port: 0, routes: { '/metrics': metricsRoute(registry) }, log: pino({ level: 'silent' }) });
+  t.teardown(() => s.close());
+  const a = await request(s, 'GET', '/metrics');
+  t.equal(a.status, 200);
+  t.equal(a.headers['content-type'], registry.contentType);
+  t.match(a.body, /^admin_test_total 3$/m);
+});
+
+t.test('IPv6 addresses are bracketed', async (t) => {
+  const s = await startAdminServer({ name: 'admin', host: '::1', port: 0, routes: {}, log: pino({ level: 'silent' }) }).catch(() => undefined);
+  if (!s) {
+    t.comment('no IPv6 loopback here');
+    return;
+  }
+  t.teardown(() => s.close());
+  t.equal(s.address, `[::1]:${s.port}`);
+});
+
+t.test('a taken port names the server, the address and the hint', async (t) => {
+  const first = await startAdminServer({ name: 'readiness', host: '127.0.0.1', port: 0, routes: {}, log: pino({ level: 'silent' }) });
+  t.teardown(() => first.close());
+  await t.rejects(
+    startAdminServer({ name: 'readiness', host: '127.0.0.1', port: first.port, routes: {}, log: pino({ level: 'silent' }), inUseHint: 'use --readiness-address' }),
+    new RegExp(`^readiness: cannot listen on 127\\.0\\.0\\.1:${first.port}: .*EADDRINUSE.* \\(use --readiness-address\\)$`),
+  );
+});
+
+t.test('close lets an answer in flight finish, then drops idle connections', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const routes: Routes = { '/slow': async () => (await gate, text('done\n')), '/fast': () => text('fast\n') };
+  const s = await startAdminServer({ name: 'admin', host: '127.0.0.1', port: 0, routes, log: pino({ level: 'silent' }) });
+  // An idle keep-alive connection must not hold close() up.
+  const idle = net.connect(s.port, '127.0.0.1');
+  await new Promise((r) => idle.once('connect', r));
+  idle.write('GET /fast HTTP/1.1\r\nhost: x\r\n\r\n');
+  await new Promise((r) => idle.once('data', r));
+  const slow = request(s, 'GET', '/slow');
+  await new Promise((r) => setTimeout(r, 50));
+  let closed = false;
+  const closing = s.close().then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(closed, 'close waits for the answer in flight');
+  release();
+  t.equal((await slow).body, 'done\n', 'the answer in flight is sent');
+  await closing;
+  t.ok(closed);
+  await t.rejects(request(s, 'GET', '/fast'), 'no new requests after close');
+  idle.destroy();
+});
