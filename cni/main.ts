@@ -7,9 +7,6 @@ import { startCniAgent } from './app.js';
 import { ConfigError, DEFAULT_ZDS_SOCKET, parseDuration, resolveConfig, type CniAgentFlags } from './config.js';
 import { DEFAULT_AGENT_SOCKET } from './plugin/protocol.js';
 
-export { startCniAgent, type CniAgent, type CniAgentDeps } from './app.js';
-export { resolveConfig, type Config, type CniAgentFlags } from './config.js';
-export { installPlugin, uninstallPlugin, PLUGIN_BINARY } from './plugin/install.js';
 
 export interface CniAgentIO {
   err: (s: string) => void;

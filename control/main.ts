@@ -4,12 +4,9 @@ import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
 import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startControlPlane } from './app.js';
-import { issueNodeCredential } from './certs/credentials.js';
+import { issueNodeCredential } from '../lib/credentials/node-credential.js';
 import { ConfigError, parseDuration, resolveConfig, type ControlFlags } from './config.js';
 
-export { startControlPlane, type ControlPlane, type ControlPlaneDeps } from './app.js';
-export { resolveConfig, type Config } from './config.js';
-export { issueNodeCredential, credentialFile } from './certs/credentials.js';
 
 export interface ControlIO {
   out: (s: string) => void;

@@ -6,8 +6,6 @@ import { runComponent } from '../lib/sys/component.js';
 import { startZtunnel } from './app.js';
 import { ConfigError, resolveConfig, type ZtunnelFlags } from './config.js';
 
-export { startZtunnel, type Ztunnel, type ZtunnelAddresses, type ZtunnelDeps } from './app.js';
-export { resolveConfig, type Config as ZtunnelConfig } from './config.js';
 
 export interface ZtunnelIO {
   err: (s: string) => void;

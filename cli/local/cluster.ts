@@ -20,8 +20,8 @@ import { ServiceProxy } from './net/kube-proxy.js';
 import { startPortForward, type PortForward } from './net/port-forward.js';
 import { toProxyInput } from './service-map.js';
 import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
-import { issueNodeCredential } from '../../control/main.js';
-import { installPlugin as installCniPlugin } from '../../cni/main.js';
+import { issueNodeCredential } from '../../lib/credentials/node-credential.js';
+import { installPlugin as installCniPlugin } from '../../lib/cni-plugin/install.js';
 
 export interface LocalClusterOptions {
   stateDir: string;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exec } from '../../lib/sys/exec.js';
 import { startEventServer, type EventServer } from './server.js';
-import { pluginMain } from './install.js';
+import { pluginMain } from '../../lib/cni-plugin/install.js';
 import { runPlugin, type AgentCall } from './plugin.js';
 import type { AddReply, CheckReply, PodEvent } from './protocol.js';
 

@@ -4,7 +4,7 @@ import {
   Code, PluginError, checkVersion, compareVersions, convertResult, errorJson, parseArgs, parseConfig, parseEnv, resultIps, versionJson,
 } from './spec.js';
 import { parsePodEvent } from './protocol.js';
-import { renderWrapper } from './install.js';
+import { renderWrapper } from '../../lib/cni-plugin/install.js';
 
 const codeOf = (f: () => unknown): number | string => {
   try {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { bearerToken, FileAuthenticator, NODE_TOKEN_KEY_FILE, type Caller } from './authn.js';
 import { CaError } from './errors.js';
 import { makeTempDir, removeDir } from './testkit.js';
-import { signToken } from './token.js';
+import { signToken } from '../../lib/credentials/token.js';
 
 async function outcome(a: FileAuthenticator, credential: string): Promise<Caller | string> {
   try {

@@ -9,7 +9,7 @@ import { joinPem } from '../../lib/identity/pem.js';
 import { DEFAULT_TRUST_DOMAIN, trustDomainProblem } from '../../lib/identity/spiffe.js';
 import { silentLogger, type Logger } from '../../lib/telemetry/log.js';
 import { CaError } from './errors.js';
-import { ensureDir, fileMode, readIfExists, writeFileAtomic } from './files.js';
+import { ensureDir, fileMode, readIfExists, writeFileAtomic } from '../../lib/sys/atomic-files.js';
 
 /** File names, as in Istio's `cacerts` secret and its self-signed `istio-ca-secret`. */
 export const CA_FILES = {

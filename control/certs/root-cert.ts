@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
-import { readIfExists, writeFileAtomic } from '../ca/files.js';
+import { readIfExists, writeFileAtomic } from '../../lib/sys/atomic-files.js';
 import type { Informer } from '../xds/informer.js';
 
 export const ROOT_CONFIGMAP = 'istio-ca-root-cert';

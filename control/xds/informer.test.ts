@@ -1,7 +1,7 @@
 import t from 'tap';
 import { silentLogger } from '../../lib/telemetry/log.js';
 import { StoreError, type ClusterStore, type KubeObject, type WatchOptions } from '../../lib/store/types.js';
-import { MemoryStore } from '../../test/bench/mem-store.js';
+import { MemoryStore } from '../../lib/store/memory-store.js';
 import { Informer, onlyStatusChanged, type InformerEvent } from './informer.js';
 
 const POD = { apiVersion: 'v1', kind: 'Pod' };

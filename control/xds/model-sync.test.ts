@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import t from 'tap';
 import { pino } from 'pino';
 import type { KubeObject } from '../../lib/store/types.js';
-import { MemoryStore } from '../../test/bench/mem-store.js';
+import { MemoryStore } from '../../lib/store/memory-store.js';
 import type { ModelKind } from '../model/incremental.js';
 import { Informer } from './informer.js';
 import { MODEL_KINDS, ModelSync } from './model-sync.js';

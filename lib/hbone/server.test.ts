@@ -1,15 +1,12 @@
-// HBONE server and client end to end on loopback, with certificates from the real CA code.
+// HBONE server and client end to end on loopback, with certificates a CA signs from real CSRs.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
-import { CertificateAuthority } from '../../control/ca/authority.js';
-import { Signer } from '../../control/ca/signer.js';
-import { makeTempDir, removeDir } from '../../control/ca/testkit.js';
 import { generateCsr } from '../identity/csr.js';
+import { createTestCa, type TestCa } from '../identity/testkit.js';
 import { dial, openTunnel, type HboneConnection, type HboneTunnel } from './client.js';
 import { isHboneError } from './errors.js';
 import { HboneServer, type ConnectRequest, type ConnectResult } from './server.js';
@@ -19,9 +16,9 @@ import type { Credentials } from './tls.js';
 const SERVER_ID = 'spiffe://cluster.local/ns/demo/sa/server';
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 
-async function caCredentials(signer: Signer, identity: string): Promise<Credentials> {
+async function caCredentials(ca: TestCa, identity: string): Promise<Credentials> {
   const csr = await generateCsr(identity);
-  const { certChain } = await signer.sign({ csrPem: csr.csrPem });
+  const { certChain } = await ca.sign(csr.csrPem);
   return { certChainPem: certChain.slice(0, -1), keyPem: csr.privateKeyPem, rootsPem: [certChain[certChain.length - 1]!] };
 }
 
@@ -41,11 +38,9 @@ async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<v
 }
 
 t.test('HBONE server + client', async (t) => {
-  const dir = await makeTempDir('ambit-hbone');
-  t.teardown(() => removeDir(dir));
-  const signer = new Signer(await CertificateAuthority.open({ dir: path.join(dir, 'ca') }));
-  const serverCreds = await caCredentials(signer, SERVER_ID);
-  const clientCreds = await caCredentials(signer, CLIENT_ID);
+  const ca = await createTestCa();
+  const serverCreds = await caCredentials(ca, SERVER_ID);
+  const clientCreds = await caCredentials(ca, CLIENT_ID);
   const echo = await startEchoServer();
   t.teardown(() => echo.close());
 

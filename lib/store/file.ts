@@ -24,7 +24,7 @@ import { cleanStaleTokens, DirLock, LOCK_RETRY_MAX_MS } from './lock.js';
 import { storageKey } from './object-files.js';
 import { matchesSelector } from './objects.js';
 import { applyOp, createOp, patchOp, prepare, type Decision } from './ops.js';
-import { startWatch } from './watch.js';
+import { startWatch, type WatchSource } from './watch.js';
 import type { ClusterStore, Kind, KubeObject, ListOptions, MergePatch, ObjectKey, Watch, WatchEvent, WatchOptions } from './types.js';
 
 export interface FileStoreOptions {
@@ -45,12 +45,10 @@ export interface FileStoreOptions {
   lockTimeoutMs?: number;
 }
 
-export class FileStore implements ClusterStore {
-  /** @internal shared with watch.ts */
+export class FileStore implements ClusterStore, WatchSource {
+  /** Read by watches (WatchSource). */
   readonly disk: DiskState;
-  /** @internal */
   readonly dispatch: Dispatcher;
-  /** @internal */
   readonly log: Logger;
   private readonly lock: DirLock;
   private ready?: Promise<void>;
@@ -104,7 +102,7 @@ export class FileStore implements ClusterStore {
     return p;
   }
 
-  /** @internal Brings this process's view up to date with other processes' writes. */
+  /** Brings this process's view up to date with other processes' writes. */
   async catchUp(): Promise<void> {
     await this.init();
     if (this.closed) throw new Error(`store ${this.dir} is closed`);
@@ -205,18 +203,22 @@ export class FileStore implements ClusterStore {
     return startWatch(this, kind, opts, onEvent as (ev: WatchEvent) => void);
   }
 
-  /** @internal called by watch.ts once a watcher is registered / when one closes. */
-  watchersChanged(): void {
+  /** Tails the journal while anyone watches. */
+  private watchersChanged(): void {
     if (this.dispatch.subs.size > 0) this.startTail();
     else this.stopTail();
   }
 
-  /** @internal */
   register(sub: Subscriber): boolean {
     if (this.closing) return false;
     this.dispatch.subs.add(sub);
     this.watchersChanged();
     return true;
+  }
+
+  unregister(sub: Subscriber): void {
+    this.dispatch.subs.delete(sub);
+    this.watchersChanged();
   }
 
   private startTail(): void {

@@ -3,13 +3,31 @@
  * history after a resourceVersion) are queued for the new watcher alone, in the same turn as it is
  * registered at the current rv, so that it misses nothing and sees nothing twice.
  */
-import type { FileStore } from './file.js';
+import type { Logger } from '../telemetry/log.js';
+import type { DiskState } from './disk.js';
+import type { Dispatcher, Subscriber } from './dispatch.js';
 import { kindInfo, resourceName } from './kinds.js';
 import { storageKey } from './object-files.js';
-import type { Subscriber } from './dispatch.js';
 import { StoreError, type Kind, type KubeObject, type Watch, type WatchEvent, type WatchOptions } from './types.js';
 
-export function startWatch(store: FileStore, kind: Kind, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
+/**
+ * What a watch needs of its store, and no more: FileStore implements it. Declared here, on the
+ * side that uses it, so that the store depends on the watch and not the other way round.
+ */
+export interface WatchSource {
+  readonly log: Logger;
+  /** The objects and the journal, as of the last catch-up. */
+  readonly disk: Pick<DiskState, 'objects' | 'journal'>;
+  readonly dispatch: Pick<Dispatcher, 'push' | 'flush'>;
+  /** Brings the store's view up to date with other processes' writes. */
+  catchUp(): Promise<void>;
+  /** Adds a watcher; false when the store is closing (the watcher is then not added). */
+  register(sub: Subscriber): boolean;
+  /** Removes a watcher that closed. */
+  unregister(sub: Subscriber): void;
+}
+
+export function startWatch(store: WatchSource, kind: Kind, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
   const info = kindInfo(kind);
   const sub: Subscriber = {
     resource: resourceName(info),
@@ -24,8 +42,7 @@ export function startWatch(store: FileStore, kind: Kind, opts: WatchOptions, onE
   const close = (): void => {
     if (sub.closed) return;
     sub.closed = true;
-    store.dispatch.subs.delete(sub);
-    store.watchersChanged();
+    store.unregister(sub);
   };
   begin(store, sub, opts.resourceVersion).catch((err: unknown) => {
     if (sub.closed) return;
@@ -37,7 +54,7 @@ export function startWatch(store: FileStore, kind: Kind, opts: WatchOptions, onE
   return { close };
 }
 
-async function begin(store: FileStore, sub: Subscriber, resourceVersion: string | undefined): Promise<void> {
+async function begin(store: WatchSource, sub: Subscriber, resourceVersion: string | undefined): Promise<void> {
   await store.catchUp();
   if (sub.closed) return;
   const { disk, dispatch } = store;

@@ -12,12 +12,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { resolveConfig, startControlPlane } from '../../control/main.js';
+import { startControlPlane } from '../../control/app.js';
+import { resolveConfig } from '../../control/config.js';
 import { syntheticCluster } from '../../control/model/testkit.js';
 import { createLogger } from '../../lib/telemetry/log.js';
 import { XdsClient } from '../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
-import { MemoryStore } from './mem-store.js';
+import { MemoryStore } from '../../lib/store/memory-store.js';
 import { RawAdsClient } from './raw-client.js';
 
 type ToChild = { type: 'start'; address: string; rootPem: string; token: string; clients: number; first: number; raw: boolean } | { type: 'expect'; seq: number; name: string } | { type: 'stop' };

@@ -14,7 +14,7 @@ import { ZdsClient, type ZdsHandler } from '../../lib/zds/index.js';
 import { startCniAgent, type CniAgent } from '../../cni/app.js';
 import { resolveConfig } from '../../cni/config.js';
 import { PodRedirector } from '../../cni/agent/rules/redirect.js';
-import { pluginMain } from '../../cni/plugin/install.js';
+import { pluginMain } from '../../lib/cni-plugin/install.js';
 
 if (process.getuid?.() !== 0) throw new Error('test/integration/cni-agent creates network namespaces and iptables rules: run it as root (iproute2, iptables or nftables, ipset)');
 

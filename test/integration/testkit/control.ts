@@ -13,7 +13,8 @@ import type { ClusterStore } from '../../../lib/store/types.js';
 import { messageDecoder, ResourceCache } from '../../../lib/xds/cache.js';
 import { XdsClient } from '../../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../../lib/xds/types.js';
-import { resolveConfig, startControlPlane, type Config, type ControlPlane } from '../../../control/main.js';
+import { startControlPlane, type ControlPlane } from '../../../control/app.js';
+import { resolveConfig, type Config } from '../../../control/config.js';
 
 export interface Scope {
   teardown(fn: () => unknown): void;

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { addNetns, delNetns, listNetns, netnsPath } from '../../lib/sys/netns.js';
 import { CniError, createPodNetwork, deletePodNetwork, DEFAULT_CNI_PATH, setupNodeCni } from '../../cli/local/net/cni.js';
 import type { NodeNetwork } from '../../cli/local/net/plan.js';
-import { PodRedirector } from '../agent/rules/redirect.js';
-import { familiesOf } from '../agent/rules/options.js';
-import { installPlugin } from './install.js';
-import { startEventServer, type EventServer } from './server.js';
-import type { PodEvent } from './protocol.js';
+import { PodRedirector } from '../../cni/agent/rules/redirect.js';
+import { familiesOf } from '../../cni/agent/rules/options.js';
+import { installPlugin } from '../../lib/cni-plugin/install.js';
+import { startEventServer, type EventServer } from '../../cni/plugin/server.js';
+import type { PodEvent } from '../../cni/plugin/protocol.js';
 
-if (process.getuid?.() !== 0) throw new Error('cni/plugin/chain.test creates network namespaces: run it as root (containernetworking-plugins, iptables)');
+if (process.getuid?.() !== 0) throw new Error('test/integration/cni-chain.test creates network namespaces: run it as root (containernetworking-plugins, iptables)');
 
 const prefix = `tc${process.pid}`;
 const dir = await mkdtemp(path.join(tmpdir(), `${prefix}-`));

@@ -1,8 +1,9 @@
 // An in-memory ClusterStore for benchmarks and unit tests: API-server semantics (resource
 // versions, merge patch, watch with an initial list) without disk, so a benchmark measures the
 // control plane, not the File back end. Objects handed out are shared: callers must not mutate them.
-import { kindInfo, mergePatch, resourceName, StoreError } from '../../lib/store/index.js';
-import type { ClusterStore, Kind, KubeObject, ListOptions, MergePatch, ObjectKey, Watch, WatchEvent, WatchOptions } from '../../lib/store/types.js';
+import { kindInfo, resourceName } from './kinds.js';
+import { mergePatch } from './objects.js';
+import { StoreError, type ClusterStore, type Kind, type KubeObject, type ListOptions, type MergePatch, type ObjectKey, type Watch, type WatchEvent, type WatchOptions } from './types.js';
 
 interface Watcher {
   resource: string;

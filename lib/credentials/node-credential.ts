@@ -1,9 +1,9 @@
 // Node credentials for the File back end: `ambit up` asks for one per node and hands it to that
 // node's ztunnel. Signed with the same key the running control plane verifies with (in caDir).
 import path from 'node:path';
-import { silentLogger, type Logger } from '../../lib/telemetry/log.js';
-import { FileAuthenticator } from '../ca/authn.js';
-import { ensureDir, writeFileAtomic } from '../ca/files.js';
+import { ensureDir, writeFileAtomic } from '../sys/atomic-files.js';
+import { silentLogger, type Logger } from '../telemetry/log.js';
+import { TokenIssuer } from './issuer.js';
 
 export interface NodeCredentialOptions {
   caDir: string;
@@ -20,8 +20,8 @@ export function credentialFile(credentialsDir: string, nodeName: string): string
 }
 
 export async function issueNodeCredential(o: NodeCredentialOptions): Promise<{ token: string; file?: string }> {
-  const auth = await FileAuthenticator.open({ dir: o.caDir, logger: o.logger ?? silentLogger() });
-  const token = auth.issueNodeCredential(o.nodeName, o.ttlSeconds);
+  const issuer = await TokenIssuer.open({ dir: o.caDir, logger: o.logger ?? silentLogger() });
+  const token = issuer.issueNodeCredential(o.nodeName, o.ttlSeconds);
   if (!o.credentialsDir) return { token };
   await ensureDir(o.credentialsDir);
   const file = credentialFile(o.credentialsDir, o.nodeName);

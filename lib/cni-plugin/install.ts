@@ -11,9 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 export const PLUGIN_BINARY = 'ambit-cni';
 
-/** dist/cni/plugin/main.js of this installation. */
+/**
+ * dist/cni/plugin/main.js of this installation. The plugin is the cni component's program, but
+ * installing it is a file operation the command line needs too (`ambit up` chains it on every
+ * node), so this lives in lib/ and names the program by its place in the tree, never by an import.
+ */
 export function pluginMain(): string {
-  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cni', 'plugin', 'main.js');
 }
 
 function shellQuote(s: string): string {

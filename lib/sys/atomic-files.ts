@@ -1,4 +1,4 @@
-// Small file helpers for CA state: atomic writes (a crash never leaves half a key) with modes.
+// Small file helpers for secrets and state: atomic writes (a crash never leaves half a key) with modes.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';

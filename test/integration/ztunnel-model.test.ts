@@ -8,10 +8,10 @@ import { AuthorizationSchema } from '../../lib/proto/gen/istio/security/authoriz
 import { AddressSchema } from '../../lib/proto/gen/istio/workload/workload_pb.js';
 import { buildModel, diffModels, type Model, type ModelSnapshot } from '../../control/model/index.js';
 import { ap, gw, ns, pa, pod, svc } from '../../control/model/testkit.js';
-import { authorize, type Connection } from '../rbac/authorize.js';
-import { addressHandler, authorizationHandler } from './feed.js';
-import { ProxyState } from './state.js';
-import { seeded } from './testkit.js';
+import { authorize, type Connection } from '../../ztunnel/rbac/authorize.js';
+import { addressHandler, authorizationHandler } from '../../ztunnel/state/feed.js';
+import { ProxyState } from '../../ztunnel/state/state.js';
+import { seeded } from '../../ztunnel/state/testkit.js';
 
 const GW = { 'gateway.networking.k8s.io/gateway-name': 'waypoint' };
 
