@@ -117,12 +117,20 @@ export class DiskState {
       this.markDirty(key, e.rv);
     }
     const rv = this.journal.lastRv;
+    const changes: Change[] = [];
     for (const [k, o] of fresh) {
       const old = this.objects.get(k);
-      if (!old) this.dispatch.push(change('ADDED', rv, o));
-      else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) this.dispatch.push(change('MODIFIED', rv, o, old));
+      if (!old) changes.push(change('ADDED', rv, o));
+      else if (old.metadata.resourceVersion !== o.metadata.resourceVersion) changes.push(change('MODIFIED', rv, o, old));
     }
-    for (const [k, old] of this.objects) if (!fresh.has(k)) this.dispatch.push(change('DELETED', rv, old));
+    // A deletion this process missed is reported at the version it now knows, as a live delete
+    // carries the version of its deletion: watchers never see a version go backwards.
+    for (const [k, old] of this.objects) {
+      if (!fresh.has(k)) changes.push(change('DELETED', rv, { ...old, metadata: { ...old.metadata, resourceVersion: String(rv) } }));
+    }
+    // In the order the changes were made, not the order of the map.
+    changes.sort((a, b) => (Number(a.object.metadata.resourceVersion) || 0) - (Number(b.object.metadata.resourceVersion) || 0));
+    for (const c of changes) this.dispatch.push(c);
     this.objects.clear();
     for (const [k, o] of fresh) this.objects.set(k, o);
   }
