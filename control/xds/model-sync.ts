@@ -1,6 +1,7 @@
 // Keeps the model in step with the cluster: informer events mark objects changed, a debounced
 // commit rebuilds what they affect, and only the resources whose version changed are written to
 // the xDS sources, so the server pushes exactly that. Problems are logged once each.
+import type { Clock } from '../../lib/xds/clock.js';
 import { Debouncer } from '../../lib/xds/debounce.js';
 import { MemorySource, type SourceEntry } from '../../lib/xds/source.js';
 import type { DebounceOptions } from '../../lib/xds/types.js';
@@ -35,6 +36,8 @@ export interface ModelSyncOptions {
   informers: ReadonlyMap<ModelKind, Informer>;
   model?: ModelOptions;
   debounce: DebounceOptions;
+  /** Times the debounce; tests step a ManualClock instead of sleeping. */
+  clock?: Clock;
   logger: Logger;
   onCommit?: (info: CommitInfo) => void;
 }
@@ -55,7 +58,7 @@ export class ModelSync {
 
   constructor(private readonly opts: ModelSyncOptions) {
     this.model = new IncrementalModel(opts.model);
-    this.debouncer = new Debouncer(opts.debounce, () => this.commit());
+    this.debouncer = new Debouncer(opts.debounce, () => this.commit(), opts.clock);
     for (const [kind, informer] of opts.informers) {
       this.unsubscribe.push(
         informer.on((ev) => {

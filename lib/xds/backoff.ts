@@ -1,3 +1,4 @@
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { BackoffOptions } from './types.js';
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 15_000, multiplier: 2, jitter: 0.2 };
@@ -18,4 +19,19 @@ export function backoffDelay(b: BackoffOptions, attempt: number, random: () => n
   const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.multiplier, attempt));
   const factor = 1 - b.jitter + 2 * b.jitter * random();
   return Math.round(Math.min(b.maxMs, base * factor));
+}
+
+/**
+ * Arms the timer for reconnect attempt `attempt`: `fn` runs after {@link backoffDelay} on
+ * `clock`. Returns the delay (for the log line) and the handle (to cancel on close).
+ */
+export function scheduleRetry(
+  b: BackoffOptions,
+  attempt: number,
+  fn: () => void,
+  clock: Clock = realClock,
+  random: () => number = Math.random,
+): { delayMs: number; timer: TimerHandle } {
+  const delayMs = backoffDelay(b, attempt, random);
+  return { delayMs, timer: clock.after(delayMs, fn) };
 }

@@ -12,8 +12,9 @@ import {
 } from '../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { createGrpcClient, type ClientOf } from '../proto/grpc.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
-import { backoffDelay, DEFAULT_BACKOFF, validateBackoff } from './backoff.js';
+import { DEFAULT_BACKOFF, scheduleRetry, validateBackoff } from './backoff.js';
 import type { DeltaHandler } from './cache.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { WILDCARD } from './delta.js';
 import { XDS_MAX_MESSAGE_BYTES, type BackoffOptions } from './types.js';
 
@@ -35,6 +36,8 @@ export interface XdsClientOptions {
   /** Metadata for each new stream, e.g. a bearer token read fresh from disk. */
   metadata?: () => grpc.Metadata | Promise<grpc.Metadata>;
   backoff?: Partial<BackoffOptions>;
+  /** Times the reconnect back-off; tests pass a ManualClock to step through it. */
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -74,7 +77,7 @@ export class XdsClient extends EventEmitter<XdsClientEventMap> {
   #state: XdsClientState = 'idle';
   #attempt = 0;
   #gotResponse = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
   #resolveSynced!: () => void;
   #rejectSynced!: (err: Error) => void;
 
@@ -112,7 +115,7 @@ export class XdsClient extends EventEmitter<XdsClientEventMap> {
 
   close(): void {
     if (this.#state === 'closed') return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     const call = this.#call;
     this.#call = undefined;
     call?.cancel();
@@ -234,13 +237,13 @@ export class XdsClient extends EventEmitter<XdsClientEventMap> {
 
   #retry(reason: string): void {
     if (this.#state === 'closed') return;
-    const delay = backoffDelay(this.#backoff, this.#attempt++);
-    this.#log.warn({ address: this.#opts.address, reason, retryInMs: delay }, `xDS stream to ${this.#opts.address} lost (${reason}); is the control plane running and reachable?`);
-    this.#setState('backoff', reason);
-    this.#timer = setTimeout(() => {
+    const { delayMs: delay, timer } = scheduleRetry(this.#backoff, this.#attempt++, () => {
       this.#timer = undefined;
       void this.#connect();
-    }, delay);
+    }, this.#opts.clock ?? realClock);
+    this.#timer = timer;
+    this.#log.warn({ address: this.#opts.address, reason, retryInMs: delay }, `xDS stream to ${this.#opts.address} lost (${reason}); is the control plane running and reachable?`);
+    this.#setState('backoff', reason);
   }
 
   #setState(state: XdsClientState, detail: string | undefined): void {

@@ -1,3 +1,4 @@
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 import type { DebounceOptions } from './types.js';
 
 export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxMs: 1000 };
@@ -25,27 +26,32 @@ export function validateDebounce(d: DebounceOptions): DebounceOptions {
 export class Debouncer {
   #changes: ChangeSet | undefined;
   #firstAt = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
 
   constructor(
     private readonly opts: DebounceOptions,
     private readonly flush: (changes: ChangeSet, firstChangeAt: number) => void,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = realClock,
   ) {
     validateDebounce(opts);
   }
 
+  /** True while changes wait for their flush: tests check it to tell "nothing to do" from "not yet". */
+  get pending(): boolean {
+    return this.#changes !== undefined;
+  }
+
   add(names?: readonly string[]): void {
-    const now = this.now();
+    const now = this.clock.now();
     if (this.#changes === undefined) this.#firstAt = now;
     this.#changes = mergeChanges(this.#changes, names);
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     const wait = Math.max(0, Math.min(this.opts.quietMs, this.#firstAt + this.opts.maxMs - now));
-    this.#timer = setTimeout(() => this.#fire(), wait);
+    this.#timer = this.clock.after(wait, () => this.#fire());
   }
 
   cancel(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     this.#changes = undefined;
   }

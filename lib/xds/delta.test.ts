@@ -2,7 +2,8 @@ import t from 'tap';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AddressSchema } from '../proto/gen/istio/workload/workload_pb.js';
 import { DeltaDiscoveryResponseSchema, ResourceSchema } from '../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, scheduleRetry } from './backoff.js';
+import { ManualClock } from './clock.js';
 import { messageDecoder, ResourceCache } from './cache.js';
 import { Debouncer, mergeChanges, type ChangeSet } from './debounce.js';
 import { encodeDeltaResponse, resourceChunk } from './encode.js';
@@ -55,28 +56,63 @@ t.test('backoff', async (t) => {
   t.equal(backoffDelay(b, 0, () => 0), 80, 'jitter down');
   t.equal(backoffDelay(b, 0, () => 1), 120, 'jitter up');
   t.equal(backoffDelay(b, 10, () => 1), 1000, 'capped even with jitter');
+
+  // The retry timer runs on the given clock: not a millisecond early, not late.
+  const clock = new ManualClock(1000);
+  let fired = 0;
+  const { delayMs, timer } = scheduleRetry(b, 2, () => fired++, clock, () => 0.5);
+  t.equal(delayMs, 400);
+  t.equal(clock.nextAt, 1400, 'due one delay from now');
+  clock.advance(399);
+  t.equal(fired, 0, 'not before the delay');
+  clock.advance(1);
+  t.equal(fired, 1, 'at the delay');
+  scheduleRetry(b, 0, () => fired++, clock, () => 0.5).timer.cancel();
+  timer.cancel();
+  clock.advance(10_000);
+  t.equal(fired, 1, 'a cancelled retry never runs');
+  t.equal(clock.pending, 0);
 });
 
 t.test('debounce', async (t) => {
   t.same(mergeChanges(new Set(['a']), ['b']), new Set(['a', 'b']));
   t.equal(mergeChanges(new Set(['a']), undefined), 'all');
   t.throws(() => new Debouncer({ quietMs: 10, maxMs: 5 }, () => undefined), /maxMs/);
-  const flushed: ChangeSet[] = [];
-  const d = new Debouncer({ quietMs: 30, maxMs: 1000 }, (c) => flushed.push(c));
-  for (let i = 0; i < 10; i++) d.add([`n${i % 3}`]);
-  await new Promise((r) => setTimeout(r, 120));
-  t.same(flushed, [new Set(['n0', 'n1', 'n2'])], 'one flush per burst');
+  const clock = new ManualClock();
+  const flushed: Array<[ChangeSet, number]> = [];
+  const d = new Debouncer({ quietMs: 30, maxMs: 1000 }, (c, first) => flushed.push([c, first]), clock);
+  for (let i = 0; i < 10; i++) {
+    d.add([`n${i % 3}`]);
+    clock.advance(5);
+  }
+  // The last change came at 45 ms: quiet until 75 ms.
+  clock.advance(24);
+  t.same(flushed, [], 'nothing while changes are less than quietMs apart');
+  t.ok(d.pending, 'the burst is waiting');
+  clock.advance(1);
+  t.same(flushed, [[new Set(['n0', 'n1', 'n2']), 0]], 'one flush per burst, quietMs after its last change, with the time of its first');
+  t.notOk(d.pending);
+  clock.advance(10_000);
+  t.equal(flushed.length, 1, 'and nothing more without changes');
+
   // A continuous stream of changes still flushes at maxMs: each change restarts the quiet period,
   // so without the max nothing would flush before the changes stop.
-  const during: ChangeSet[] = [];
-  const d2 = new Debouncer({ quietMs: 200, maxMs: 200 }, (c) => during.push(c));
-  const start = Date.now();
-  while (Date.now() - start < 500) {
+  const during: number[] = [];
+  const clock2 = new ManualClock();
+  const d2 = new Debouncer({ quietMs: 200, maxMs: 200 }, () => during.push(clock2.now()), clock2);
+  const noMax: number[] = [];
+  const d3 = new Debouncer({ quietMs: 200, maxMs: 10_000 }, () => noMax.push(clock2.now()), clock2);
+  while (clock2.now() < 500) {
     d2.add(['x']);
-    await new Promise((r) => setTimeout(r, 10));
+    d3.add(['x']);
+    clock2.advance(10);
   }
   d2.cancel();
-  t.ok(during.length >= 1, `max wait forces flushes under constant change (${during.length} flushes in 500 ms)`);
+  d3.cancel();
+  t.same(during, [200, 400], 'max wait forces a flush every maxMs under constant change');
+  t.same(noMax, [], 'while the quiet period alone never ends');
+  clock2.advance(10_000);
+  t.same(during, [200, 400], 'cancel drops what was pending');
 });
 
 t.test('ResourceCache is all or nothing', async (t) => {

@@ -15,6 +15,7 @@ import { createGrpcClient } from '../proto/grpc.js';
 import { messageDecoder, ResourceCache, type DeltaHandler } from './cache.js';
 import { XdsClient, type XdsTypeConfig } from './client.js';
 import type { AckInfo, NackInfo, PushInfo, XdsServerEvents, XdsServerOptions } from './server.js';
+import { ManualClock } from './clock.js';
 import { MemorySource } from './source.js';
 import { startTestXdsServer, type TestXdsServer } from './testkit.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from './types.js';
@@ -167,6 +168,36 @@ t.test('reconnect sends initial_resource_versions and gets only the difference',
   t.equal(cache.version('b'), addresses.snapshot().get('b')?.version);
   t.ok(states.includes('backoff') && states.at(-1) === 'connected', `states: ${states.join(' → ')}`);
   t.equal(s2.xds.connectedClients, 1);
+});
+
+t.test('a lost stream is retried after exactly the back-off, on the client clock', async (t) => {
+  const addresses = new MemorySource();
+  addresses.set('a', { resource: workload('a') });
+  const s1 = await startTestXdsServer({ sources: { [TYPE_ADDRESS]: addresses } });
+  const clock = new ManualClock();
+  const cache = addressCache();
+  const c = new XdsClient({
+    address: s1.address, credentials: grpc.credentials.createInsecure(), node: { id: 'clocked' }, clock,
+    types: [{ typeUrl: TYPE_ADDRESS, handler: cache.handler }],
+    backoff: { initialMs: 1000, maxMs: 8000, multiplier: 2, jitter: 0 },
+  });
+  t.teardown(() => c.close());
+  c.start();
+  await c.synced;
+  const states: string[] = [];
+  c.on('state', (st) => states.push(st));
+  await s1.close();
+  await waitFor(() => c.state === 'backoff', 'the client to notice');
+  t.equal(clock.pending, 1, 'one retry armed');
+  t.equal(clock.nextAt, 1000, 'the stream had answered, so the first back-off step: initialMs');
+  const rec = recorder();
+  await server(t, { sources: { [TYPE_ADDRESS]: addresses }, events: rec.events }, s1.port);
+  clock.advance(999);
+  t.same(states, ['backoff'], 'no attempt before the back-off ran out, though the server is back');
+  clock.advance(1);
+  await waitFor(() => rec.acks.length === 1, 'the reconnect to be ACKed');
+  t.same(states, ['backoff', 'connecting', 'connected'], `states: ${states.join(' → ')}`);
+  t.equal(clock.pending, 0);
 });
 
 t.test('debounce coalesces 100 rapid changes; one response in flight per type', async (t) => {

@@ -33,6 +33,26 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
   /** Metrics of the ztunnel of a node, fetched inside the node's namespace. */
   const metrics = async (node: string) =>
     (await inNetns(`${prefix}-${node}`, process.execPath, ['-e', "fetch('http://127.0.0.1:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))"])).stdout;
+  /**
+   * Connections from the client pod that its node's ztunnel opened end to end (it counts one
+   * once the tunnel is up, which means the destination reached the app): the positive sign that
+   * a load started by `ambit exec` is really flowing, wherever the VIP sent it.
+   */
+  const openedFromClient = async (): Promise<number> => {
+    let n = 0;
+    for (const m of (await metrics(client.spec.nodeName!)).matchAll(/^istio_tcp_connections_opened_total\{([^}]*)\} (\d+)/gm)) {
+      if (m[1]!.includes('reporter="source"') && m[1]!.includes('source_principal="spiffe://cluster.local/ns/mesh/sa/client"')) n += Number(m[2]);
+    }
+    return n;
+  };
+  /** Gone, or a zombie waiting to be reaped: either way it serves nothing any more. */
+  const dead = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+    } catch {
+      return true;
+    }
+  };
 
   await t.test('pods of the ambient namespace are enrolled; others are not', async (t) => {
     for (const p of mesh) t.equal(p.metadata.annotations?.[REDIRECTION], 'enabled', `${p.metadata.name} redirection enabled`);
@@ -88,10 +108,13 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
   });
 
   await t.test('a DENY policy refuses new connections and closes open ones; removing it restores', async (t) => {
-    // A long-lived TCP connection from A through the VIP, 4 messages a second. Generous head
-    // start: on a loaded machine `ambit exec` + Node start-up alone can take seconds.
+    // A long-lived TCP connection from A through the VIP, 4 messages a second. The policy goes
+    // in once A's ztunnel has that connection open end to end: the first message
+    // is written as soon as the client connects, so it is through long before a policy could
+    // reach a ztunnel, however long `ambit exec` and Node took to start on a loaded machine.
+    const baseline = await openedFromClient();
     const long = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'tcp://server:9000', '--qps', '4', '--connections', '1', '--duration', '30s', '--json');
-    await new Promise((r) => setTimeout(r, 10_000));
+    await eventually('the long connection open end to end', async () => (await openedFromClient()) > baseline, 25_000);
     const deny =
       'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: deny-client, namespace: mesh }\n' +
       'spec:\n  selector: { matchLabels: { app: server } }\n  action: DENY\n  rules:\n    - from:\n        - source: { principals: ["cluster.local/ns/mesh/sa/client"] }\n';
@@ -151,11 +174,15 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
     const before = await Promise.all(servers.map(rules));
     t.ok(before.every((r) => r.length > 0), 'rules present before');
     for (const order of [['cni-agent', 'ztunnel'], ['ztunnel', 'cni-agent']]) {
+      const baseline = await openedFromClient();
       const load = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://server/', '--qps', '20', '--connections', '2', '--duration', '8s', '--json');
-      await new Promise((r) => setTimeout(r, 1500));
+      // Kill while traffic flows: once both load connections are open end to end.
+      await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 7000);
       for (const comp of order) {
-        for (const node of ['node-1', 'node-2']) process.kill(componentPid(`${comp}-${node}`), 'SIGKILL');
-        await new Promise((r) => setTimeout(r, 700));
+        const pids = ['node-1', 'node-2'].map((node) => componentPid(`${comp}-${node}`));
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
+        // The order is the point: the second component dies only after the first is gone.
+        await eventually(`${comp} gone`, async () => pids.every(dead), 5000, 20);
       }
       await load;
       await eventually(`traffic recovers after killing ${order.join(' then ')}`, async () => (await call(clientRef, 'http://server/')).code === 0, 60_000);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
-import { httpGet, sleep, startCluster, TestClient, waitFor, type Cluster } from './testkit/control.js';
+import { httpGet, startCluster, TestClient, waitFor, type Cluster, type Response } from './testkit/control.js';
 
 const NS = 'demo';
 const uid = (name: string): string => `Kubernetes//Pod/${NS}/${name}`;
@@ -46,8 +46,36 @@ t.before(async () => {
 
 const newClient = (nodeId: string, tok: string = token): TestClient => new TestClient(t, cluster.plane.addresses.grpc, cluster.plane.rootCertPem, tok, nodeId);
 
-/** Waits for the control plane to go quiet, so that "exactly one response" is meaningful. */
-const settle = (): Promise<void> => sleep(cluster.config.debounce.maxMs + 150);
+const MARKER = uid('settle-marker');
+let settles = 0;
+const revision = (c: TestClient, name: string): string | undefined => {
+  const a = c.addresses.get(name);
+  return a?.type.case === 'workload' ? a.type.value.canonicalRevision : undefined;
+};
+/** What a client receives for a settle: the marker workload alone. */
+const MARKED: Response = { upserts: [MARKER], removals: [] };
+
+/**
+ * Proves the control plane went quiet, so that "exactly one response" is meaningful: once its
+ * queued writes are done, a marker change goes through the whole pipeline (store, informer,
+ * debounced commit, push) behind whatever came before it. When the marker is at the client
+ * (or, without one, in the model), anything the earlier changes caused arrived before it or
+ * with it, where the caller's exact comparison sees it: the client's responses end in MARKED.
+ */
+async function settle(c?: TestClient): Promise<void> {
+  await cluster.plane.settled();
+  const version = `m${++settles}`;
+  await cluster.store.apply(pod('settle-marker', '10.244.1.250', { app: 'settle-marker', version }));
+  if (c) {
+    await waitFor(() => revision(c, MARKER) === version, `the settle marker ${version} at the client`);
+  } else {
+    await waitFor(async () => {
+      const model = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, `/debug/model?namespace=${NS}`)).body) as { workloads: Array<{ uid: string; canonicalRevision?: string }> };
+      return model.workloads.some((w) => w.uid === MARKER && w.canonicalRevision === version);
+    }, `the settle marker ${version} in the model`);
+  }
+  await cluster.plane.settled();
+}
 
 t.test('a client subscribes and receives the model', async (t) => {
   const c = newClient('ztunnel-node-1');
@@ -67,7 +95,7 @@ t.test('a client subscribes and receives the model', async (t) => {
 t.test('a pod added, relabelled, deleted reaches the client as one delta each', async (t) => {
   const c = newClient('ztunnel-deltas');
   await c.client.synced;
-  await settle();
+  await settle(c);
   const steps: Array<[string, () => Promise<unknown>, () => boolean, { upserts: string[]; removals: string[] }]> = [
     ['added', () => cluster.store.apply(pod('web-3', '10.244.1.13')), () => c.addresses.has(uid('web-3')), { upserts: [uid('web-3')], removals: [] }],
     [
@@ -82,8 +110,8 @@ t.test('a pod added, relabelled, deleted reaches the client as one delta each', 
     const before = c.addressResponses.length;
     await change();
     await waitFor(arrived, `the ${what} pod at the client`);
-    await settle();
-    t.same(c.addressResponses.slice(before), [expected], `${what}: exactly one response, with only that workload`);
+    await settle(c);
+    t.same(c.addressResponses.slice(before), [expected, MARKED], `${what}: exactly one response, with only that workload`);
   }
 });
 
@@ -135,7 +163,6 @@ t.test('policy status is written back', async (t) => {
   const cond = (ap?.status as { conditions: Array<Record<string, string>> }).conditions.find((c) => c.type === 'ZtunnelAccepted');
   t.match(cond, { status: 'False', reason: 'UnsupportedValue', message: /methods/ }, 'ZtunnelAccepted names the dropped HTTP field');
   const rv = ap?.metadata.resourceVersion;
-  await cluster.plane.settled();
   await settle();
   t.equal((await cluster.store.get(key))?.metadata.resourceVersion, rv, 'an unchanged status is not rewritten');
 });
@@ -166,7 +193,7 @@ t.test('metrics, debug model and readiness are served', async (t) => {
 t.test('a client that reconnects gets only the difference', async (t) => {
   const c = newClient('ztunnel-reconnect');
   await c.client.synced;
-  await settle();
+  await settle(c);
   const before = c.addressResponses.length;
   const states: string[] = [];
   c.client.on('state', (s) => states.push(s));
@@ -177,7 +204,7 @@ t.test('a client that reconnects gets only the difference', async (t) => {
   await cluster.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'web-1' });
   await cluster.restart();
   await waitFor(() => c.addresses.has(uid('web-6')) && !c.addresses.has(uid('web-1')), 'the changes after reconnecting');
-  await settle();
-  t.same(c.addressResponses.slice(before), [{ upserts: [uid('web-2'), uid('web-6')], removals: [uid('web-1')] }], 'one response with only what changed');
-  t.same(c.responses.get(TYPE_ADDRESS)!.length, before + 1);
+  await settle(c);
+  t.same(c.addressResponses.slice(before), [{ upserts: [uid('web-2'), uid('web-6')], removals: [uid('web-1')] }, MARKED], 'one response with only what changed');
+  t.same(c.responses.get(TYPE_ADDRESS)!.length, before + 2, 'that one, and the settle marker');
 });

@@ -3,6 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import t from 'tap';
 import { ZdsServer, type ZdsPod } from '../../lib/zds/server.js';
 import { ZtunnelZds, type PodRegistry } from './zds-client.js';
@@ -44,10 +46,13 @@ t.test('ztunnel ZDS client keeps the registry in step with the agent', async (t)
   const socketPath = path.join(dir, 'ztunnel.sock');
   const registry = new FakeRegistry();
   registry.failAdd.add('bad');
-  const zds = new ZtunnelZds({ socketPath, registry, backoff: { initialMs: 20, maxMs: 200, multiplier: 2, jitter: 0.2 } });
+  // The positive sign that "not ready" is not just "not yet tried": the client said it could not connect.
+  const messages: string[] = [];
+  const logger = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => { for (const l of c.toString().split('\n')) if (l.trim()) messages.push(String(JSON.parse(l).msg)); cb(); } }));
+  const zds = new ZtunnelZds({ socketPath, registry, logger, backoff: { initialMs: 20, maxMs: 200, multiplier: 2, jitter: 0.2 } });
   t.teardown(() => zds.close());
   zds.start();
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('two failed attempts to reach the agent', () => messages.filter((m) => m.includes('cannot connect to the node agent yet')).length >= 2);
   t.equal(zds.ready, false, 'not ready before any snapshot (agent not up yet)');
 
   let server = new ZdsServer({ socketPath });

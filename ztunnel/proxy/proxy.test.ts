@@ -4,6 +4,8 @@
 // and draining. The same paths in real pod namespaces: test/integration/ztunnel.test.ts.
 import net from 'node:net';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { createTestPki } from '../../lib/hbone/testkit.js';
@@ -68,6 +70,43 @@ function exchange(from: string, port: number, host: string, payload?: string): P
   });
 }
 
+type LogLine = Record<string, unknown>;
+
+/** An access log whose lines the test can read: refusals are asserted by what ztunnel records. */
+function capturedAccessLog(): { accessLog: AccessLog; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as LogLine);
+      cb();
+    },
+  });
+  return { accessLog: new AccessLog(pino({ level: 'info' }, sink)), lines };
+}
+
+/** Resolves with the access-log line that ended the connection from `from` (any port). */
+async function endLine(lines: LogLine[], from: string, timeoutMs = 5000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = lines.find((l) => String(l['src.addr']).startsWith(`${from}:`) && (l.msg === 'connection failed' || l.msg === 'connection complete'));
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no access-log line for a connection from ${from} within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-3))}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Connects and resolves with the socket error code; a connection that opens is a failure. */
+function connectError(from: string, port: number, host: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, localAddress: from });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
 t.test('per-pod proxy on loopback', async (t) => {
   const pki = await createTestPki();
   const cache = new Map<string, Promise<Credentials>>();
@@ -87,13 +126,14 @@ t.test('per-pod proxy on loopback', async (t) => {
     svc('b', { ns: 'demo', vips: ['10.96.0.1'], ports: [[80, bPort]] }),
   ], []);
   const registry = new Registry();
+  const access = capturedAccessLog();
   const connections = new ConnectionManager(state, silentLogger());
   t.teardown(() => connections.close());
   const dsts = new Map<string, SockAddr>();
   const inputs: ProxyInputs = {
     state,
     certs,
-    telemetry: { metrics: new TcpMetrics(registry), accessLog: new AccessLog(silentLogger()) },
+    telemetry: { metrics: new TcpMetrics(registry), accessLog: access.accessLog },
     connections,
     logger: silentLogger(),
     originalDst: (s) => {
@@ -130,18 +170,29 @@ t.test('per-pod proxy on loopback', async (t) => {
 
   let client = 10;
   /** The app in pod A dials `dst`; its connection reaches A's outbound listener, as if redirected. */
-  const dial = (dst: string, port: number, payload = 'hi'): Promise<string> => {
+  const dialFrom = async (dst: string, port: number, payload = 'hi'): Promise<{ got: string; from: string }> => {
     const from = `127.0.1.${client++}`;
     dsts.set(from, { address: dst, port, family: 4 });
-    return exchange(from, podA.outbound, A, payload);
+    return { got: await exchange(from, podA.outbound, A, payload), from };
+  };
+  const dial = async (dst: string, port: number, payload = 'hi'): Promise<string> => (await dialFrom(dst, port, payload)).got;
+  /** A refusal: nothing read, and the access log says why, with the error code and response flag. */
+  const refused = async (t: Test, what: string, read: Promise<{ got: string; from: string }>, code: string, flag: string): Promise<void> => {
+    const { got, from } = await read;
+    t.equal(got, '', `${what}: nothing reached the app`);
+    const line = await endLine(access.lines, from);
+    t.match(line, { response_flags: flag, error: new RegExp(`^${code}: `) }, `${what}: ${code}, flag ${flag}`);
   };
 
   t.equal(await dial(B, bPort), `b ${A}\nhi`, 'HBONE to the pod; the app sees the source pod IP');
   t.equal(await dial('10.96.0.1', 80), `b ${A}\nhi`, 'HBONE via the service VIP');
   t.equal(await dial(C, cPort), `c ${A}\nhi`, 'plain TCP to a workload outside the mesh');
   t.equal(await dial('127.0.0.9', outside), `outside ${A}\nhi`, 'passthrough to an unknown destination');
-  t.equal(await dial('127.0.0.1', 15001), '', "refused: ztunnel's own port");
-  t.equal(await dial('10.96.0.1', 81), '', 'refused: a service port that does not exist');
+  await refused(t, "refused: ztunnel's own port", dialFrom('127.0.0.1', 15001), 'SelfCall', 'CONNECT');
+  await refused(t, 'refused: a service port that does not exist', dialFrom('10.96.0.1', 81), 'NoHealthyUpstream', 'NO_HEALTHY_UPSTREAM');
+  for (const ok of ['127.0.1.10', '127.0.1.11', '127.0.1.12', '127.0.1.13']) {
+    t.notOk((await endLine(access.lines, ok)).error, `${ok}: the connections that worked completed without error`);
+  }
   const text = await registry.metrics();
   t.match(text, /istio_tcp_connections_opened_total\{reporter="destination",source_workload="a",[^}]*source_principal="spiffe:\/\/cluster.local\/ns\/demo\/sa\/frontend"[^}]*connection_security_policy="mutual_tls"\} 2/);
   t.match(text, /istio_tcp_connections_failed_total\{reporter="source",[^}]*destination_service="b.demo.svc.cluster.local"[^}]*response_flags="NO_HEALTHY_UPSTREAM"/);
@@ -152,6 +203,7 @@ t.test('per-pod proxy on loopback', async (t) => {
     const t0 = Date.now();
     t.equal(await exchange('127.0.1.200', ghost.outbound, '127.0.0.5'), '');
     t.ok(Date.now() - t0 >= 150, 'after waiting for the workload');
+    t.match(await endLine(access.lines, '127.0.1.200'), { msg: 'connection failed', response_flags: 'CONNECT', error: /^UnknownSourceWorkload: pod demo\/ghost/ }, 'refused as an unknown source');
   });
 
   await t.test('plaintext inbound: authorized without identity, closed by a later DENY', async (t) => {
@@ -166,7 +218,10 @@ t.test('per-pod proxy on loopback', async (t) => {
     state.applyAuthorizations([authz('demo', 'no-201', { action: 'DENY', rules: [[[{ sourceIps: [{ address: bytes(from), length: 32 }] }]]] })], []);
     await closed;
     t.equal(connections.size, 0, 'closed by the policy change');
+    const before = access.lines.length;
     t.equal(await exchange(from, podB.plaintext, B), '', 'and refused from now on');
+    const lines = access.lines.slice(before);
+    t.ok(lines.some((l) => l.response_flags === 'DENY' && /^AuthorizationPolicyRejection: /.test(String(l.error))), `the new connection refused by the policy: ${JSON.stringify(lines)}`);
     t.match(await registry.metrics(), /istio_tcp_connections_closed_total\{reporter="destination",[^}]*response_flags="DENY",connection_security_policy="unknown"\} 1/);
     state.applyAuthorizations([], ['demo/no-201']);
   });
@@ -178,8 +233,8 @@ t.test('per-pod proxy on loopback', async (t) => {
     s.setEncoding('utf8');
     await once(s, 'data');
     const drained = podA.proxy.drain(5000);
-    await new Promise((r) => setTimeout(r, 50));
-    t.equal(await exchange('127.0.1.203', podA.outbound, A), '', 'no new connections');
+    // The listener is closed when drain() returns to us: a new connection is refused by the kernel.
+    t.equal(await connectError('127.0.1.203', podA.outbound, A), 'ECONNREFUSED', 'no new connections');
     s.write('still there\n');
     const [echo] = (await once(s, 'data')) as [string];
     t.equal(echo, 'still there\n', 'the live one still works while draining');

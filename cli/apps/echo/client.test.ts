@@ -1,6 +1,10 @@
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import t from 'tap';
 import { silentLogger } from '../../../lib/telemetry/log.js';
 import { request, runLoad, TransportError } from './client.js';
+import { formatReport } from './command.js';
 import { startEchoServer, type EchoServer } from './server.js';
 import { closedPort, roundRobinProxy } from './testkit.js';
 
@@ -34,6 +38,7 @@ t.test('fixed rate hits the rate, closed loop runs to its count', async (t) => {
     t.equal(r.requests, 300, `${proto} closed loop stops at count`);
     t.equal(r.ok, 300, `${proto} all ok`);
     t.same(r.errors, {});
+    t.equal(r.reconnects, 0, `${proto} kept its connections`);
     t.equal(r.bytesSent, 300 * 32, `${proto} bytes sent`);
     t.ok(r.bytesReceived >= 300 * 32, `${proto} bytes received`);
     t.ok(r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max, `${proto} percentiles ordered`);
@@ -96,6 +101,67 @@ t.test('errors by kind: down server, timeouts, status codes', async (t) => {
   t.equal(st.latencyMs.count, 5, 'answered errors still have latency');
   const gst = await runLoad({ url: `grpc://127.0.0.1:${s.ports.grpc}`, headers: { 'x-echo-status': '503' }, count: 3 });
   t.same(gst.errors, { 'grpc:UNAVAILABLE': 3 });
+});
+
+/** Listens on loopback and counts the connections accepted; the server's handler decides what each one gets. */
+async function countingServer<S extends net.Server>(server: S): Promise<{ port: number; accepted: () => number }> {
+  let n = 0;
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    n++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return { port: (server.address() as net.AddressInfo).port, accepted: () => n };
+}
+
+t.test('a server closing the connection mid-run shows up as reconnects', async (t) => {
+  // TCP: echo, and hang up after every second message, as a proxy cutting a connection would.
+  const tcp = await countingServer(
+    net.createServer((s) => {
+      let seen = 0;
+      s.on('error', () => s.destroy());
+      s.on('data', (c: Buffer) => {
+        seen += c.length;
+        s.write(c);
+        if (seen >= 2 * 16) s.end();
+      });
+    }),
+  );
+  const r = await runLoad({ url: `tcp://127.0.0.1:${tcp.port}`, qps: 50, connections: 1, count: 6, size: 16 });
+  t.ok(tcp.accepted() >= 2, `the server saw the client come back (${tcp.accepted()} connections)`);
+  t.equal(r.reconnects, tcp.accepted() - 1, 'every connection after the first is a reconnect');
+  t.ok(r.ok >= 3, `requests still got through (${r.ok} ok, errors ${JSON.stringify(r.errors)})`);
+
+  // HTTP/1.1: keep-alive, but every third answer says Connection: close.
+  let requests = 0;
+  const web = await countingServer(
+    http.createServer((req, res) => {
+      if (++requests % 3 === 0) res.setHeader('connection', 'close');
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    }),
+  );
+  const h = await runLoad({ url: `http://127.0.0.1:${web.port}/`, qps: 50, connections: 1, count: 9 });
+  t.equal(h.ok, 9, `all answered: ${JSON.stringify(h.errors)}`);
+  t.equal(web.accepted(), 3, 'one connection per three requests');
+  t.equal(h.reconnects, 2);
+
+  // The text report carries the count too.
+  t.match(formatReport(h), /reconnects 2/);
+
+  // A server that keeps the connection: no reconnect.
+  const steady = await countingServer(net.createServer((s) => s.pipe(s)));
+  const ok = await runLoad({ url: `tcp://127.0.0.1:${steady.port}`, qps: 50, connections: 1, count: 6, size: 16 });
+  t.equal(ok.ok, 6);
+  t.equal(steady.accepted(), 1);
+  t.equal(ok.reconnects, 0);
 });
 
 t.test('bad options are refused with the field named', async (t) => {

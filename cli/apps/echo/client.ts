@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { TransportError, type Conn, type Reply } from './conn.js';
+import { reconnectsOf, TransportError, type Conn, type Reply } from './conn.js';
 import { GrpcConn } from './conn-grpc.js';
 import { H2cConn, Http1Conn } from './conn-http.js';
 import { TcpConn, tcpOneShot } from './conn-tcp.js';
@@ -124,7 +124,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     for (const c of conns) c.close();
   }
   const header = { target: opts.url, protocol: t.protocol, mode: qps > 0 ? ('fixed-rate' as const) : ('closed-loop' as const), qps, connections, streams };
-  return stats.report(header, performance.now() - start);
+  return stats.report(header, performance.now() - start, reconnectsOf(conns));
 }
 
 function sampleOf(r: Reply, latencyMs: number, parse: boolean): Sample {

@@ -150,7 +150,7 @@ export function formatReport(r: LoadReport): string {
     `${r.target} (${r.protocol}, ${r.mode}${r.qps ? ` at ${r.qps} qps` : ''}, ${r.connections} connections × ${r.streams} streams)`,
     `requests ${r.requests} in ${(r.durationMs / 1000).toFixed(2)} s = ${r.achievedQps.toFixed(1)}/s; ok ${r.ok}; errors ${r.errorCount} ${r.errorCount ? JSON.stringify(r.errors) : ''}`.trimEnd(),
     `latency ms: p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max}`,
-    `bytes sent ${r.bytesSent} received ${r.bytesReceived}`,
+    `bytes sent ${r.bytesSent} received ${r.bytesReceived}; reconnects ${r.reconnects}`,
     `versions: ${split(r.versions)}`,
     `hostnames: ${split(r.hostnames)}`,
     '',

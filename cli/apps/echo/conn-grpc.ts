@@ -14,6 +14,7 @@ const RESET_DETAILS = /Connection dropped|ECONNRESET|GOAWAY|RST_STREAM|Call canc
  */
 export class GrpcConn implements Conn {
   private readonly client: grpc.Client;
+  connects = 0;
 
   constructor(
     private readonly t: Target,
@@ -22,6 +23,18 @@ export class GrpcConn implements Conn {
     const options: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1 };
     if (authority) options['grpc.default_authority'] = authority;
     this.client = new grpc.Client(t.authority, grpc.credentials.createInsecure(), options);
+    this.countReady(grpc.connectivityState.IDLE);
+  }
+
+  /** grpc-js reconnects on its own; each entry into READY is one connection established. */
+  private countReady(from: grpc.connectivityState): void {
+    const channel = this.client.getChannel();
+    channel.watchConnectivityState(from, Infinity, () => {
+      const now = channel.getConnectivityState(false);
+      if (now === grpc.connectivityState.SHUTDOWN) return;
+      if (now === grpc.connectivityState.READY) this.connects++;
+      this.countReady(now);
+    });
   }
 
   send(o: SendOptions): Promise<Reply> {

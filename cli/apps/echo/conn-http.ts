@@ -7,6 +7,9 @@ import type { Target } from './target.js';
 /** HTTP/1.1 over one keep-alive socket: an agent of its own with maxSockets 1. */
 export class Http1Conn implements Conn {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  /** Sockets already counted: the agent hands the same keep-alive socket to many requests. */
+  private readonly seen = new WeakSet<Socket>();
+  connects = 0;
 
   constructor(private readonly t: Target) {}
 
@@ -30,8 +33,17 @@ export class Http1Conn implements Conn {
         req.destroy(timeout);
       }, o.timeoutMs);
       req.on('socket', (s: Socket) => {
-        if (!s.connecting) connected = true;
-        else s.once('connect', () => (connected = true));
+        const fresh = !this.seen.has(s);
+        this.seen.add(s);
+        if (!s.connecting) {
+          connected = true;
+          if (fresh) this.connects++;
+        } else {
+          s.once('connect', () => {
+            connected = true;
+            this.connects++;
+          });
+        }
       });
       req.on('error', (e) => {
         clearTimeout(timer);
@@ -75,6 +87,7 @@ export class H2cConn implements Conn {
   private session: http2.ClientHttp2Session | undefined;
   private connected = false;
   private sessionError: Error | undefined;
+  connects = 0;
 
   constructor(private readonly t: Target) {}
 
@@ -83,7 +96,10 @@ export class H2cConn implements Conn {
     this.connected = false;
     this.sessionError = undefined;
     const s = http2.connect(`http://${this.t.authority}`);
-    s.on('connect', () => (this.connected = true));
+    s.on('connect', () => {
+      this.connected = true;
+      this.connects++;
+    });
     s.on('error', (e) => (this.sessionError = e));
     s.on('goaway', () => {
       if (this.session === s) this.session = undefined;

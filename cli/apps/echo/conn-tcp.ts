@@ -19,6 +19,7 @@ export class TcpConn implements Conn {
   private sock: net.Socket | undefined;
   private connected = false;
   private pending: Pending | undefined;
+  connects = 0;
 
   constructor(private readonly t: Target) {}
 
@@ -26,7 +27,10 @@ export class TcpConn implements Conn {
     if (this.sock && !this.sock.destroyed) return this.sock;
     this.connected = false;
     const s = net.connect({ host: this.t.host, port: this.t.port, noDelay: true });
-    s.on('connect', () => (this.connected = true));
+    s.on('connect', () => {
+      this.connected = true;
+      this.connects++;
+    });
     s.on('data', (c: Buffer) => this.onData(c));
     s.on('error', (e) => this.failPending(classifyError(e, this.t.authority, this.connected)));
     s.on('close', () => {

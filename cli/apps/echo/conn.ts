@@ -37,6 +37,18 @@ export interface Reply {
 export interface Conn {
   send(o: SendOptions): Promise<Reply>;
   close(): void;
+  /**
+   * Transport connections established so far (counted when up, not when attempted). More than
+   * one means the connection was lost and silently reopened: the load report's `reconnects`.
+   */
+  readonly connects: number;
+}
+
+/** Reconnects over all connections: every establishment after each connection's first. */
+export function reconnectsOf(conns: ReadonlyArray<Pick<Conn, 'connects'>>): number {
+  let n = 0;
+  for (const c of conns) n += Math.max(0, c.connects - 1);
+  return n;
 }
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ETIMEDOUT']);

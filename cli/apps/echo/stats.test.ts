@@ -63,7 +63,9 @@ t.test('load report: errors by kind, latency over answered requests, splits', as
     hostnames: { a: 2, b: 1 },
     versions: { v1: 2, v2: 1 },
     durationMs: 500,
+    reconnects: 0,
   });
+  t.equal(s.report({ target: 'tcp://x:1', protocol: 'tcp', mode: 'closed-loop', qps: 0, connections: 1, streams: 1 }, 500, 3).reconnects, 3, 'reconnects as counted by the connections');
   t.match(r.latencyMs, { count: 3, p50: 2, max: 3 });
 });
 

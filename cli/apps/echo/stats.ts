@@ -124,6 +124,11 @@ export interface LoadReport {
   /** How many answers carried each `Hostname=` / `ServiceVersion=` value. */
   hostnames: Record<string, number>;
   versions: Record<string, number>;
+  /**
+   * Connections that were lost and opened again during the run (over all connections). A
+   * request that found its connection gone is not an error by itself, so only this shows it.
+   */
+  reconnects: number;
 }
 
 export type ReportHeader = Pick<LoadReport, 'target' | 'protocol' | 'mode' | 'qps' | 'connections' | 'streams'>;
@@ -148,7 +153,7 @@ export class LoadStats {
     if (s.version !== undefined) this.versions.add(s.version);
   }
 
-  report(header: ReportHeader, elapsedMs: number): LoadReport {
+  report(header: ReportHeader, elapsedMs: number, reconnects = 0): LoadReport {
     const errorCount = this.errors.total;
     return {
       ...header,
@@ -163,6 +168,7 @@ export class LoadStats {
       bytesReceived: this.bytesReceived,
       hostnames: this.hostnames.toJSON(),
       versions: this.versions.toJSON(),
+      reconnects,
     };
   }
 }
