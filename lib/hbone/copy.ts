@@ -69,6 +69,11 @@ function corkForThisTurn(b: Batch): void {
   }
 }
 
+function closeAfterFlush(s: Duplex): void {
+  if (s.writableFinished) s.destroy();
+  else s.once('finish', () => s.destroy());
+}
+
 function finished(s: Duplex): boolean {
   return s.readableEnded && s.writableFinished;
 }
@@ -127,6 +132,9 @@ export function bridge(a: Duplex, b: Duplex, opts: BridgeOptions = {}): Bridge {
     if (!from.destroyed) from.destroy();
   };
 
+  // Sides whose readable end was a real EOF (FIN, END_STREAM), not the end an RST_STREAM implies.
+  const cleanEof = new Set<Duplex>();
+
   const pump = (src: Duplex, dst: Duplex, count: 'aToB' | 'bToA'): void => {
     const batch: Batch = { dst, corked: false };
     let paused = false;
@@ -147,14 +155,24 @@ export function bridge(a: Duplex, b: Duplex, opts: BridgeOptions = {}): Bridge {
       src.resume();
     });
     src.on('end', () => {
-      if (!dst.writableEnded && !dst.destroyed) dst.end();
+      // An HTTP/2 stream that receives RST_STREAM ends its readable side first and learns the
+      // code only later in the same turn; that end is no EOF to pass on (onClose resets instead).
+      setImmediate(() => {
+        if (wasReset(src)) return;
+        cleanEof.add(src);
+        if (!dst.writableEnded && !dst.destroyed) dst.end();
+      });
     });
   };
 
   const onClose = (s: Duplex, name: string) => (): void => {
-    if (!finished(s)) {
-      if (wasReset(s)) abort(s, firstError ?? new Error(`${name} was reset (RST_STREAM code ${(s as { rstCode?: number }).rstCode})`));
-      else teardown(firstError ?? new Error(`${name} closed before the copy finished`));
+    const other = s === a ? b : a;
+    if (wasReset(s)) {
+      if (!cleanEof.has(s)) abort(s, firstError ?? new Error(`${name} was reset (RST_STREAM code ${(s as { rstCode?: number }).rstCode})`));
+      // The peer sent all it had, then stopped listening: deliver that, then close.
+      else if (!other.destroyed) closeAfterFlush(other);
+    } else if (!finished(s)) {
+      teardown(firstError ?? new Error(`${name} closed before the copy finished`));
     }
     if (++closed === 2) resolve({ ...bytes, ...(firstError ? { error: firstError } : {}) });
   };
