@@ -3,7 +3,8 @@
 // - the data path, no mesh (namespace `bench`) vs through two ztunnels (namespace `bench-mesh`,
 //   ambient), pod to pod across nodes, rounds interleaved so that both columns see the same
 //   machine load;
-// - the control plane at scale (test/bench/control.ts, in its own process).
+// - the control plane at scale (test/bench/control.ts, in its own process);
+// - upstream ztunnel's benchmark shape, four processes on loopback (test/bench/loopback-hops.ts).
 // Results: bench-results/<time>.json and a Markdown table on stdout.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -95,6 +96,19 @@ async function measure(c: TestCluster, side: Side, out: Sample, mesh: boolean): 
   await idleConnections(c, side, out, mesh);
 }
 
+/** The rows of test/bench/loopback-hops.ts (its own processes; JSON on its last line). */
+function loopbackHopsBench(): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, 'loopback-hops.js'), '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`test/bench/loopback-hops.js exited with ${code}`));
+      resolve((JSON.parse(out.trim().split('\n').pop()!) as { rows: Row[] }).rows);
+    });
+  });
+}
+
 function controlPlaneBench(): Promise<string> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(here, 'control.js'), '--workloads', '10000', '--services', '1000', '--clients', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -140,6 +154,7 @@ async function main(): Promise<void> {
   rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop)', ztunnel: m(mesh, 'cpuPer1k') });
   rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections)', ztunnel: m(mesh, 'perConnKiB') });
   rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
+  if (!process.env.BENCH_SKIP_HOPS) rows.push(...(await loopbackHopsBench()));
   const control = process.env.BENCH_SKIP_CONTROL ? '' : await controlPlaneBench();
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });

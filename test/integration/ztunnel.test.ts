@@ -2,6 +2,7 @@
 // listeners inside the pods' namespaces, pods handed over by real ZDS servers, workloads and
 // policies from a fake xDS server, certificates from the real CA code; a non-mesh pod x. The pods
 // carry the node agent's redirection rules, so apps talk plain TCP and ztunnel does the rest.
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { anyPack } from '@bufbuild/protobuf/wkt';
 import t from 'tap';
 import { dial, openTunnel } from '../../lib/hbone/client.js';
 import { createTestPki } from '../../lib/hbone/testkit.js';
-import { startConnectInNetns } from '../../lib/native/index.js';
+import { connectInNetns, listenInNetns, startConnectInNetns } from '../../lib/native/index.js';
 import { AuthorizationSchema } from '../../lib/proto/gen/istio/security/authorization_pb.js';
 import { AddressSchema } from '../../lib/proto/gen/istio/workload/workload_pb.js';
 import { MemorySource } from '../../lib/xds/source.js';
@@ -118,6 +119,65 @@ t.test('ztunnel in pod namespaces', async (t) => {
     t.match(line, { 'src.addr': new RegExp(`^${a.ip}:`), 'dst.addr': `${b1.ip}:8080`, 'dst.hbone_addr': `${b1.ip}:8080`, duration: /ms$/ });
     const outLine = logs.find('connection complete', { direction: 'outbound', 'dst.workload': 'b1' })[0];
     t.match(outLine, { 'dst.addr': `${b1.ip}:15008`, 'dst.identity': BACKEND, 'src.identity': FRONTEND });
+  });
+
+  await t.test('byte counters move while a long transfer is still going', async (t) => {
+    const src = { reporter: 'source', source_workload: 'a', destination_workload: 'b1' };
+    const dst = { reporter: 'destination', source_workload: 'a', destination_workload: 'b1' };
+    const before = { out: metricValue(await metricsOf(zt1), 'istio_tcp_received_bytes_total', src), in: metricValue(await metricsOf(zt2), 'istio_tcp_received_bytes_total', dst) };
+    const sentBefore = metricValue(await metricsOf(zt2), 'istio_tcp_sent_bytes_total', dst);
+    const s = await Session.open(a, b1.ip, 8080);
+    t.equal(await s.line(), `b1 ${a.ip}`);
+    const size = 4 << 20;
+    s.socket.write('y'.repeat(size - 1) + '\n');
+    t.equal((await s.line())?.length, size - 1, 'the 4 MiB came back');
+    await waitFor(async () => metricValue(await metricsOf(zt1), 'istio_tcp_received_bytes_total', src) - before.out >= size && metricValue(await metricsOf(zt2), 'istio_tcp_received_bytes_total', dst) - before.in >= size, 'both ztunnels to count the bytes of the open connection', 5_000);
+    t.ok(metricValue(await metricsOf(zt2), 'istio_tcp_sent_bytes_total', dst) - sentBefore >= size, 'the bytes back too');
+    t.equal(s.ended, false, 'counted while the connection is still open');
+    s.destroy();
+  });
+
+  await t.test('a reset passes through the tunnel as a reset, both ways', async (t) => {
+    // An app in b1 that resets the connection when asked to, and tells when it was reset itself.
+    const server = await listenInNetns(b1.path, '0.0.0.0', 8081);
+    t.teardown(() => server.close());
+    const resetSeen: Array<(code: string | undefined) => void> = [];
+    server.on('connection', (c: import('node:net').Socket) => {
+      c.on('error', (e: NodeJS.ErrnoException) => resetSeen.shift()?.(e.code));
+      c.on('end', () => {
+        resetSeen.shift()?.('FIN');
+        c.end();
+      });
+      c.write('ready\n');
+      c.on('data', (d: Buffer) => {
+        if (d.toString().includes('reset')) c.resetAndDestroy();
+      });
+    });
+    const open = async (): Promise<import('node:net').Socket> => {
+      const c = await connectInNetns(a.path, b1.ip, 8081, { timeoutMs: 5000 });
+      await once(c, 'data');
+      return c;
+    };
+
+    const c1 = await open();
+    const clientSaw = new Promise<string | undefined>((resolve) => {
+      c1.on('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+      c1.on('close', () => resolve(undefined));
+    });
+    c1.write('reset\n');
+    t.equal(await clientSaw, 'ECONNRESET', "the server app's RST reaches the client app as an RST");
+
+    const c2 = await open();
+    const serverSaw = new Promise<string | undefined>((resolve) => resetSeen.push(resolve));
+    c2.on('error', () => {});
+    c2.resetAndDestroy();
+    t.equal(await serverSaw, 'ECONNRESET', "the client app's RST reaches the server app as an RST");
+
+    const c3 = await open();
+    const cleanly = new Promise<string | undefined>((resolve) => resetSeen.push(resolve));
+    c3.end();
+    t.equal(await cleanly, 'FIN', 'a FIN is still a FIN');
+    c3.destroy();
   });
 
   await t.test('service VIP: load-balanced over both endpoints', async (t) => {

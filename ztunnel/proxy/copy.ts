@@ -1,5 +1,5 @@
 // The byte copy of every proxied connection: lib/hbone's bridge (backpressure, half-close both
-// ways, teardown on error), seen from the downstream's side for metrics and access logs.
+// ways, resets passed on), seen from the downstream's side for metrics and access logs.
 import type { Duplex } from 'node:stream';
 import { bridge } from '../../lib/hbone/copy.js';
 
@@ -14,6 +14,8 @@ export interface CopyTotals {
 
 export interface Copy {
   readonly done: Promise<CopyTotals>;
+  /** Bytes so far in each direction (for counters that move while the connection lives). */
+  bytes(): { received: number; sent: number };
   /** Tears down both sides (a policy now denies the connection, the pod is going away, …). */
   destroy(reason: string): void;
 }
@@ -22,6 +24,7 @@ export function copyBidirectional(downstream: Duplex, upstream: Duplex): Copy {
   const b = bridge(downstream, upstream);
   let reason: string | undefined;
   return {
+    bytes: () => ({ received: b.bytes.aToB, sent: b.bytes.bToA }),
     done: b.done.then((r) => ({ received: r.aToB, sent: r.bToA, ...(reason ? { error: new Error(reason) } : r.error ? { error: r.error } : {}) })),
     destroy: (why) => {
       reason ??= why;

@@ -67,8 +67,8 @@ export class InboundPassthrough {
       record.fail(new ProxyError('UpstreamConnect', `connection to the app at ${formatSockAddr(dst)} failed: ${errorText(e)}`, { cause: e }), labels);
       return void down.destroy();
     }
-    record.open(labels);
     const copy = copyBidirectional(down, up);
+    record.open(labels, {}, copy.bytes);
     let late: ProxyError | undefined;
     const untrack = this.inputs.connections.track({
       conn,

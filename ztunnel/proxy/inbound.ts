@@ -82,7 +82,7 @@ export function inboundHandler(inputs: ProxyInputs, pod: PodContext): ConnectHan
       record.fail(new ProxyError('UpstreamConnect', 'the client reset the stream before the answer'), labels);
       return { status: 503, reason: 'client went away' };
     }
-    record.open(labels);
+    record.open(labels, {}, () => ({ received: upstream.bytesWritten, sent: upstream.bytesRead }));
     let lateReason: ProxyError | undefined;
     const untrack = inputs.connections.track({
       conn,

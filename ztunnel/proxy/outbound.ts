@@ -116,8 +116,8 @@ export class Outbound {
       // The app gave up while we connected; the bridge notices and tears `up` down too.
       this.inputs.logger.debug({ src: formatSockAddr(src), dst: formatSockAddr(dst) }, 'outbound: client left during connect');
     }
-    record.open(labels);
     const copy = copyBidirectional(down, up);
+    record.open(labels, {}, copy.bytes);
     const totals = await copy.done;
     record.close(totals, totals.error);
   }

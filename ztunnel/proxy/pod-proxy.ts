@@ -1,6 +1,6 @@
 // The proxy instance of one pod: outbound on 15001, inbound plaintext on 15006 and inbound HBONE
 // on 15008, on listeners made in the pod's namespace by inpod/, sharing the node-wide inputs.
-import type net from 'node:net';
+import net from 'node:net';
 import { HbonePool, type HbonePoolOptions } from '../../lib/hbone/pool.js';
 import { HboneServer, type ListenTarget } from '../../lib/hbone/server.js';
 import type { KeepAliveOptions } from '../../lib/hbone/keepalive.js';
@@ -10,6 +10,10 @@ import { inboundHandler } from './inbound.js';
 import { InboundPassthrough } from './inbound-passthrough.js';
 import { Outbound } from './outbound.js';
 import type { PodNet } from './sockets.js';
+
+function noDelay(s: net.Socket): void {
+  s.setNoDelay(true);
+}
 
 export interface PodListeners {
   /** 15001: the app's redirected outbound connections. */
@@ -75,8 +79,25 @@ export class PodProxy {
     this.servers = [l.outbound, l.plaintext];
     l.outbound.on('connection', (s: net.Socket) => this.serve(s, (x) => this.outbound.handle(x)));
     l.plaintext.on('connection', (s: net.Socket) => this.serve(s, (x) => this.plaintext.handle(x)));
-    const hbone = await this.hbone.listen(l.hbone);
+    const hbone = await this.hbone.listen(this.hboneTarget(l.hbone));
     return { hbone };
+  }
+
+  /**
+   * The HBONE listener as a server whose accepted sockets have TCP_NODELAY (the HBONE server would
+   * make a plain one from an fd or a port). Under HTTP/2 many streams share the socket; with Nagle
+   * a stream's small reply waits for the ACK of another's data. A server made here is closed here.
+   */
+  private hboneTarget(t: ListenTarget): ListenTarget {
+    if ('server' in t) {
+      t.server.on('connection', noDelay);
+      return t;
+    }
+    const server = net.createServer({ noDelay: true });
+    this.servers.push(server);
+    if ('fd' in t) server.listen({ fd: t.fd });
+    else server.listen(t.port, t.host);
+    return { server };
   }
 
   stats(): PodProxyStats {
@@ -118,6 +139,8 @@ export class PodProxy {
 
   private serve(s: net.Socket, handle: (s: net.Socket) => Promise<void>): void {
     if (this.state !== 'serving') return void s.destroy();
+    // Replies of request/response traffic are small: without this each waits for the ACK of the last.
+    noDelay(s);
     this.open.add(s);
     s.once('close', () => this.open.delete(s));
     handle(s).catch((e: unknown) => {

@@ -48,11 +48,43 @@ export function workloadFields(side: 'src' | 'dst', w: WorkloadView | undefined,
   return out as Partial<AccessLogEntry>;
 }
 
+/** Byte counts of a live connection so far: `received` downstream → upstream, `sent` the other way. */
+export type ByteSource = () => { received: number; sent: number };
+
+/** How often the byte counters of live connections are brought up to date. */
+export const LIVE_BYTES_FLUSH_MS = 1000;
+
+// Connections whose bytes are counted while they live, so that a long transfer shows in
+// istio_tcp_{received,sent}_bytes_total as it goes rather than all at once at its close. One timer
+// for all of them: a counter update costs a label lookup, too much to do per chunk.
+const live = new Set<ConnectionRecord>();
+let liveTimer: NodeJS.Timeout | undefined;
+
+function watchLive(r: ConnectionRecord): void {
+  live.add(r);
+  if (liveTimer) return;
+  liveTimer = setInterval(() => {
+    for (const c of live) c.flushBytes();
+  }, LIVE_BYTES_FLUSH_MS);
+  liveTimer.unref();
+}
+
+function unwatchLive(r: ConnectionRecord): void {
+  live.delete(r);
+  if (live.size === 0 && liveTimer) {
+    clearInterval(liveTimer);
+    liveTimer = undefined;
+  }
+}
+
 /** One connection's telemetry. `open` at most once; then exactly one of `close` / `fail`. */
 export class ConnectionRecord {
   private readonly startedAt = performance.now();
   private labels: TcpLabels | undefined;
   private ended = false;
+  private bytesSource: ByteSource | undefined;
+  /** Bytes already added to the counters. */
+  private readonly counted = { received: 0, sent: 0 };
 
   constructor(
     private readonly t: ProxyTelemetry,
@@ -64,20 +96,45 @@ export class ConnectionRecord {
     this.entry = { ...this.entry, ...more };
   }
 
-  open(l: TcpConnectionLabels, more: Partial<AccessLogEntry> = {}): void {
+  /** `bytes`: where the byte counts of the live connection are read, until `close`. */
+  open(l: TcpConnectionLabels, more: Partial<AccessLogEntry> = {}, bytes?: ByteSource): void {
     this.note(more);
     this.labels = tcpLabels(l);
     this.t.metrics.connectionOpened(this.labels);
     this.t.accessLog.opened(this.entry);
+    if (bytes && !this.ended) {
+      this.bytesSource = bytes;
+      watchLive(this);
+    }
+  }
+
+  /** Adds the bytes moved since the last call to the counters (labels of the open connection). */
+  flushBytes(): void {
+    if (!this.labels || !this.bytesSource || this.ended) return;
+    const now = this.bytesSource();
+    this.addBytes(this.labels, now.received - this.counted.received, now.sent - this.counted.sent);
+  }
+
+  private addBytes(labels: TcpLabels, received: number, sent: number): void {
+    if (received > 0) {
+      this.t.metrics.received.inc(labels, received);
+      this.counted.received += received;
+    }
+    if (sent > 0) {
+      this.t.metrics.sent.inc(labels, sent);
+      this.counted.sent += sent;
+    }
   }
 
   close(bytes: { received: number; sent: number }, error?: unknown): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.bytesSource) unwatchLive(this);
     const err = error === undefined ? undefined : errorText(error);
     if (this.labels) {
       const labels = err && error instanceof ProxyError ? { ...this.labels, response_flags: error.responseFlag } : this.labels;
-      this.t.metrics.connectionClosed(labels, bytes);
+      // What the live updates already counted is not counted again.
+      this.t.metrics.connectionClosed(labels, { received: bytes.received - this.counted.received, sent: bytes.sent - this.counted.sent });
     }
     this.t.accessLog.complete({ ...this.entry, bytes_sent: bytes.received, bytes_recv: bytes.sent, duration: durationText(this.startedAt), ...(err ? { error: err } : {}) });
   }
@@ -86,6 +143,7 @@ export class ConnectionRecord {
   fail(error: ProxyError, l?: TcpConnectionLabels): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.bytesSource) unwatchLive(this);
     if (l) this.t.metrics.connectionFailed(tcpLabels({ ...l, responseFlags: error.responseFlag }));
     const e = { ...this.entry, response_flags: error.responseFlag, error: `${error.code}: ${error.message}` };
     if (l) this.t.accessLog.complete({ ...e, bytes_sent: 0, bytes_recv: 0, duration: durationText(this.startedAt) });
