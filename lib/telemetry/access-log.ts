@@ -1,4 +1,4 @@
-// One access-log line per proxied connection, with ztunnel's keys (reference §7.2): info
+// One access-log line per proxied connection, with ztunnel's keys (as upstream ztunnel names them): info
 // "connection complete" on success, error "connection complete" with `error` on failure, warn
 // "connection failed" for connections refused before a destination was chosen.
 import type { Logger } from './log.js';

@@ -1,4 +1,4 @@
-// Istio's standard TCP metrics (reference istio-ambient-dataplane.md §7.1), shared by ztunnel and
+// Istio's standard TCP metrics (istio_tcp_*, with Istio's label names), shared by ztunnel and
 // the waypoint: the names, the label set, and pure label building from what a proxy knows about
 // each end of a connection. Missing values are "unknown", as Istio reports them.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';

@@ -1,5 +1,5 @@
-// The listeners of one pod's proxy, created INSIDE the pod's network namespace (reference §3.4):
-// 0.0.0.0:15001 (REDIRECT in OUTPUT lands on 127.0.0.1, pitfall 5), :15006 and :15008 (connections
+// The listeners of one pod's proxy, created INSIDE the pod's network namespace:
+// 0.0.0.0:15001 (REDIRECT in OUTPUT lands on 127.0.0.1, so a listener on the pod IP alone would miss it), :15006 and :15008 (connections
 // to the pod IP; IP_TRANSPARENT as ztunnel sets it, best effort), all marked 0x539 and with
 // SO_REUSEPORT so that an old and a new ztunnel can both listen during a restart.
 import type net from 'node:net';

@@ -1,4 +1,4 @@
-// Inbound plaintext (port 15006, reference §2.4): a redirected connection that did not come over
+// Inbound plaintext (port 15006, ARCHITECTURE.md §3 step 7): a redirected connection that did not come over
 // HBONE has no peer identity; authorize it as such (a STRICT PeerAuthentication denies it), then
 // connect to the app from the client's IP and copy.
 import type net from 'node:net';

@@ -1,4 +1,4 @@
-// Inbound HBONE (port 15008, reference §2.3): for each CONNECT on this pod's listener, check the
+// Inbound HBONE (port 15008, ARCHITECTURE.md §3 step 5): for each CONNECT on this pod's listener, check the
 // authority, authorize the peer, connect to the app from the client's own IP, answer 200 and let
 // the HBONE server copy. 400 / 401 / 503 otherwise.
 import type net from 'node:net';

@@ -1,5 +1,5 @@
 // ztunnel's data path: per-pod outbound, inbound HBONE and inbound plaintext proxies. Reads state
-// only through StateView (DESIGN.md §5).
+// only through StateView (ARCHITECTURE.md §5).
 export { ConnectionManager, type ConnectionSummary, type TrackedConnection } from './connection-manager.js';
 export type { CertificateSource, PodContext, ProxyInputs } from './context.js';
 export { copyBidirectional, type Copy, type CopyTotals } from './copy.js';

@@ -1,4 +1,4 @@
-// Outbound (port 15001, reference §2.2): the app's redirected connection → original destination →
+// Outbound (port 15001, ARCHITECTURE.md §3 step 3): the app's redirected connection → original destination →
 // the pod's own workload → destination resolution → HBONE through the pod's pool, plain TCP to a
 // workload outside the mesh, or passthrough to an unknown destination; then copy.
 import type net from 'node:net';

@@ -1,4 +1,4 @@
-// ztunnel's ports and socket mark (reference §2.1, §3.1).
+// ztunnel's ports and socket mark (ARCHITECTURE.md §1; the mark is the one the in-pod rules skip).
 import net from 'node:net';
 
 export const OUTBOUND_PORT = 15001;

@@ -1,5 +1,5 @@
 // Sockets in a pod's network namespace, each carrying ztunnel's mark so that the pod's redirection
-// rules let it through (reference §3.4): outbound connects, and deliveries to the app from the
+// rules let it through: outbound connects, and deliveries to the app from the
 // client's own IP (IP_TRANSPARENT; the node agent's policy routing brings the replies back).
 import net from 'node:net';
 import { connectInNetns, startConnectInNetns, type NetnsRef } from '../../lib/native/index.js';
@@ -28,7 +28,8 @@ export function netnsPodNet(netns: NetnsRef | null, mark = PACKET_MARK): PodNet 
     connectAs: (sourceIp, host, port, timeoutMs) => {
       // A spoofed source must be of the destination's family; otherwise deliver from the pod's own address.
       if (net.isIP(sourceIp) !== net.isIP(host)) return connectInNetns(netns, host, port, { mark, timeoutMs, noDelay: true });
-      // Port 0, never the client's port: that SYN would match the client's own conntrack entry (pitfall 4).
+      // Port 0, never the client's port: that SYN would match the client's own conntrack entry
+      // (the same 5-tuple, seen from inside the pod) and be dropped as a duplicate.
       return connectInNetns(netns, host, port, { mark, transparent: true, localAddress: sourceIp, timeoutMs, noDelay: true });
     },
   };

@@ -22,7 +22,7 @@ export function serviceLabels(s: ServiceView | undefined): ServiceLabels | undef
   return s ? { hostname: s.hostname, namespace: s.namespace, name: s.name } : undefined;
 }
 
-/** Baggage describing a workload (reference §1.2): the source on requests, the destination on answers. */
+/** Baggage describing a workload (Istio's peer-metadata keys): the source on requests, the destination on answers. */
 export function workloadBaggage(w: WorkloadView): string {
   return buildBaggage({
     clusterName: w.clusterId,

@@ -67,7 +67,7 @@ export async function buildNetwork(t: Scope, prefix: string, subnet: string, pod
   return { node, pods: out };
 }
 
-/** The node agent's in-pod rules (reference §3.2) without DNS capture (no DNS proxy here). */
+/** The node agent's in-pod rules (ARCHITECTURE.md §3) without DNS capture (no DNS proxy here). */
 export async function redirectPod(pod: PodNs): Promise<void> {
   await new PodRedirector({ backend: 'iptables' }).apply(pod.path, { dnsCapture: false });
 }
