@@ -153,7 +153,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
 
     const gate = new AdsGate({ authenticator, logger: log, maxConcurrentSyncs: config.maxConcurrentSyncs, onRefused: (r) => metrics.xdsRefusedStream(r) });
     const xdsServer = new XdsServer({
-      sources: { [TYPE_ADDRESS]: modelSync.addresses, [TYPE_AUTHORIZATION]: modelSync.authorizations },
+      sources: { [TYPE_ADDRESS]: modelSync.addresses, [TYPE_AUTHORIZATION]: modelSync.authorizations, ...modelSync.l7Sources() },
       // The model is already debounced; the server only coalesces what one commit wrote.
       debounce: { quietMs: 0, maxMs: 0 },
       logger: log,
