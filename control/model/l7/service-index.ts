@@ -58,10 +58,10 @@ export function serviceNamed(index: ServiceIndex, namespace: string, name: strin
 
 /**
  * An Istio host as written in `namespace`: a short name (`reviews`) is that namespace's Service;
- * anything with a dot is taken as a full hostname.
+ * anything with a dot, and `*` (every host), is taken as written.
  */
 export function resolveHost(host: string, namespace: string, opts: ResolvedOptions): string {
-  return host.includes('.') ? host : `${host}.${namespace}.svc.${opts.domainSuffix}`;
+  return host.includes('.') || host === '*' ? host : `${host}.${namespace}.svc.${opts.domainSuffix}`;
 }
 
 /** Whether a VirtualService host (maybe `*.example.com` or `*`) covers a service hostname. */

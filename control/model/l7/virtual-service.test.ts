@@ -109,6 +109,8 @@ t.test('merging, catch-all, mesh binding and precedence', async (t) => {
 
   const wildcard = compile({ virtualServices: [virtualService('app', 'w', { hosts: ['*.app.svc.cluster.local'], http: [catchAll] })] });
   t.same([...wildcard.routeConfigs.values()].filter((c) => c.sources.length).map((c) => c.hostname).sort(), [host('api'), host('reviews'), host('web')], 'wildcard hosts');
+  const star = compile({ virtualServices: [virtualService('app', 's', { hosts: ['*'], http: [catchAll] })] });
+  t.same([...star.routeConfigs.values()].filter((c) => c.sources.length).map((c) => c.hostname).sort(), [host('api'), host('reviews'), host('web')], '* covers every host of the namespace');
 
   const gatewayMatch = compile({ virtualServices: [virtualService('app', 'g', { hosts: ['reviews'], http: [{ match: [{ gateways: ['public'] }], ...catchAll }, r('/mesh')] })] });
   t.same(gatewayMatch.routeConfigs.get(REVIEWS)?.routes.map((x) => x.name), ['VirtualService app/g http[1]'], 'routes only for other gateways are left out');
