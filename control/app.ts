@@ -111,9 +111,15 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     const live: { xds?: XdsServer; grpcListening: boolean } = { grpcListening: false };
     const metrics = new ControlMetrics(() => live.xds?.connectedClients ?? 0);
     const statusTargets = new Map<string, StatusTarget>([
-      ['AuthorizationPolicy', { kind: MODEL_KINDS.authorizationPolicies, informer: informers.get('authorizationPolicies')!, owned: ['ZtunnelAccepted'] }],
+      // Selector policies get ZtunnelAccepted, targeted ones (enforced by waypoints) WaypointAccepted.
+      ['AuthorizationPolicy', { kind: MODEL_KINDS.authorizationPolicies, informer: informers.get('authorizationPolicies')!, owned: ['ZtunnelAccepted', 'WaypointAccepted'] }],
       ['PeerAuthentication', { kind: MODEL_KINDS.peerAuthentications, informer: informers.get('peerAuthentications')!, owned: ['ZtunnelAccepted'] }],
       ['Service', { kind: MODEL_KINDS.services, informer: informers.get('services')!, owned: ['istio.io/WaypointBound'] }],
+      ['HTTPRoute', { kind: MODEL_KINDS.httpRoutes, informer: informers.get('httpRoutes')!, owned: ['Accepted', 'ResolvedRefs'] }],
+      ['GRPCRoute', { kind: MODEL_KINDS.grpcRoutes, informer: informers.get('grpcRoutes')!, owned: ['Accepted', 'ResolvedRefs'] }],
+      ['VirtualService', { kind: MODEL_KINDS.virtualServices, informer: informers.get('virtualServices')!, owned: ['WaypointAccepted'] }],
+      ['DestinationRule', { kind: MODEL_KINDS.destinationRules, informer: informers.get('destinationRules')!, owned: ['WaypointAccepted'] }],
+      ['RateLimitPolicy', { kind: MODEL_KINDS.rateLimitPolicies, informer: informers.get('rateLimitPolicies')!, owned: ['Accepted'] }],
     ]);
     const status = config.writeStatus ? new StatusWriter(store, statusTargets, log) : undefined;
     if (status) closers.push(() => status.close());
@@ -124,7 +130,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       logger: log,
       onCommit: (info) => {
         metrics.modelCommitted(info);
-        if (info.changes.contextRebuilt) status?.sync([...modelSync.model.policyStatus.values(), ...modelSync.model.serviceStatus.values()]);
+        if (info.changes.contextRebuilt) status?.sync([...modelSync.model.policyStatus.values(), ...modelSync.model.serviceStatus.values(), ...modelSync.model.l7Status.values()]);
       },
     });
     closers.push(() => modelSync.close());
@@ -155,7 +161,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
 
     const gate = new AdsGate({ authenticator, logger: log, maxConcurrentSyncs: config.maxConcurrentSyncs, onRefused: (r) => metrics.xdsRefusedStream(r) });
     const xdsServer = new XdsServer({
-      sources: { [TYPE_ADDRESS]: modelSync.addresses, [TYPE_AUTHORIZATION]: modelSync.authorizations },
+      sources: { [TYPE_ADDRESS]: modelSync.addresses, [TYPE_AUTHORIZATION]: modelSync.authorizations, ...modelSync.l7Sources() },
       // The model is already debounced; the server only coalesces what one commit wrote.
       debounce: { quietMs: 0, maxMs: 0 },
       logger: log,

@@ -30,6 +30,7 @@ t.test('equals buildModel on the same objects: versions, problems, status', asyn
     const changes = m.commit();
     const full = buildModel(s, { clusterId: 'c1' });
     t.same(m.versions(), full.versions, `${name}: versions`);
+    t.same(m.l7Versions(), full.l7Versions, `${name}: L7 versions`);
     t.same(new Set(m.problems.map((p) => JSON.stringify(p))), new Set(full.problems.map((p) => JSON.stringify(p))), `${name}: problems`);
     t.same([...m.policyStatus], [...full.policyStatus], `${name}: policy status`);
     t.equal(changes.addresses.upserts.length, full.addresses.size, `${name}: everything is new`);
@@ -155,4 +156,23 @@ t.test('random changes: always equal to a full build', async (t) => {
     }
   }
   t.pass('60 random changes, equal to a full build after each');
+});
+
+t.test('an L7 change rebuilds no workload and re-sends only the resource it changes', async (t) => {
+  const m = new IncrementalModel();
+  const s = syntheticCluster(20, 4, 2);
+  load(m, s);
+  const first = m.commit();
+  t.ok(first.l7.routeConfigs.upserts.length > 0, 'every served service has a RouteConfig');
+  const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r', namespace: 'ns-0' },
+    spec: { parentRefs: [{ group: '', kind: 'Service', name: 'svc-0' }], rules: [{ backendRefs: [{ name: 'svc-0', port: 80 }] }] } };
+  m.set('httpRoutes', 'ns-0/r', route);
+  const changes = m.commit();
+  t.equal(changes.podsRebuilt, 0);
+  t.same(changes.addresses, { upserts: [], removals: [] });
+  t.same(changes.l7.routeConfigs, { upserts: ['ns-0/svc-0.ns-0.svc.cluster.local'], removals: [] });
+  t.same(m.l7Versions(), buildModel({ ...s, httpRoutes: [route] }).l7Versions, 'equals buildModel');
+  t.match(m.l7Status.get('HTTPRoute/ns-0/r')?.conditions, [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }]);
+  m.set('httpRoutes', 'ns-0/r', undefined);
+  t.same(m.commit().l7.routeConfigs.upserts, ['ns-0/svc-0.ns-0.svc.cluster.local'], 'back to the default route');
 });

@@ -15,8 +15,10 @@ import type { KubeObject } from '../../lib/store/types.js';
 import { buildContext, type ModelContext, type ResourceDiff } from './index.js';
 import { Problems } from './objects.js';
 import { authorizationToProto, serviceToProto, workloadToProto } from './to-proto.js';
-import { resolveOptions, type AuthorizationModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem, type ServiceModel, type WorkloadModel } from './types.js';
+import { resolveOptions, type AuthorizationModel, type FullModelOptions, type ModelSnapshot, type ObjectStatus, type Problem, type ServiceModel, type WorkloadModel } from './types.js';
 import { buildWorkloads } from './workloads.js';
+import { encodeL7, L7_RESOURCE_TYPES, l7Maps, type L7ResourceType } from './l7/resources.js';
+import type { L7ObjectStatus } from './l7/types.js';
 
 export type ModelKind = keyof ModelSnapshot;
 
@@ -31,9 +33,18 @@ const CONTEXT_KINDS: ReadonlyMap<ModelKind, 'namespace' | 'derived'> = new Map<M
   ['peerAuthentications', 'namespace'],
   ['gateways', 'derived'],
   ['nodes', 'derived'],
+  // The L7 kinds feed only the waypoints' resources, never a workload.
+  ['httpRoutes', 'derived'],
+  ['grpcRoutes', 'derived'],
+  ['virtualServices', 'derived'],
+  ['destinationRules', 'derived'],
+  ['rateLimitPolicies', 'derived'],
 ]);
 
-const ALL_KINDS: readonly ModelKind[] = ['namespaces', 'pods', 'services', 'serviceAccounts', 'gateways', 'authorizationPolicies', 'peerAuthentications', 'nodes'];
+const ALL_KINDS: readonly ModelKind[] = [
+  'namespaces', 'pods', 'services', 'serviceAccounts', 'gateways', 'authorizationPolicies', 'peerAuthentications', 'nodes',
+  'httpRoutes', 'grpcRoutes', 'virtualServices', 'destinationRules', 'rateLimitPolicies',
+];
 
 /** One xDS resource, encoded once: the bytes every stream sends, and their content version. */
 export interface EncodedResource {
@@ -50,6 +61,8 @@ interface Entry<M> extends EncodedResource {
 export interface ModelChanges {
   addresses: ResourceDiff;
   authorizations: ResourceDiff;
+  /** The waypoints' resources, by type. */
+  l7: Record<L7ResourceType, ResourceDiff>;
   /** The context was rebuilt (policy and service status may have changed). */
   contextRebuilt: boolean;
   /** Pods whose workload was recomputed. */
@@ -108,8 +121,9 @@ export class IncrementalModel {
   private readonly workloads = new Map<string, Entry<WorkloadModel>>();
   private services = new Map<string, Entry<ServiceModel>>();
   private authorizations = new Map<string, Entry<AuthorizationModel>>();
+  private l7 = Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [t, new Map<string, Entry<unknown>>()])) as Record<L7ResourceType, Map<string, Entry<unknown>>>;
 
-  constructor(private readonly options: ModelOptions = {}) {
+  constructor(private readonly options: FullModelOptions = {}) {
     this.rootNamespace = resolveOptions(options).rootNamespace;
   }
 
@@ -139,8 +153,9 @@ export class IncrementalModel {
   commit(): ModelChanges {
     const addr = new Tracker();
     const authz = new Tracker();
+    const l7 = Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [t, new Tracker()])) as Record<L7ResourceType, Tracker>;
     const contextRebuilt = this.contextDirty || !this.ctx;
-    if (contextRebuilt) this.rebuildContext(addr, authz);
+    if (contextRebuilt) this.rebuildContext(addr, authz, l7);
     const ctx = this.ctx!;
     const keys = contextRebuilt ? this.podsIn(this.dirtyScope) : this.dirtyPods;
     for (const key of keys) this.rebuildPod(key, ctx, addr);
@@ -150,6 +165,7 @@ export class IncrementalModel {
     return {
       addresses: addr.diff((n) => this.address(n)?.version),
       authorizations: authz.diff((n) => this.authorizations.get(n)?.version),
+      l7: Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [t, l7[t].diff((n) => this.l7[t].get(n)?.version)])) as Record<L7ResourceType, ResourceDiff>,
       contextRebuilt,
       podsRebuilt,
     };
@@ -169,7 +185,7 @@ export class IncrementalModel {
     return [...map.keys()].sort().map((k) => map.get(k)!);
   }
 
-  private rebuildContext(addr: Tracker, authz: Tracker): void {
+  private rebuildContext(addr: Tracker, authz: Tracker, l7: Record<L7ResourceType, Tracker>): void {
     const snapshot: Omit<ModelSnapshot, 'pods'> = {};
     for (const kind of ALL_KINDS) if (kind !== 'pods') snapshot[kind] = this.sorted(kind);
     const ctx = buildContext(snapshot, this.options);
@@ -186,6 +202,14 @@ export class IncrementalModel {
     for (const [name, a] of ctx.authorizations) authorizations.set(name, encode(this.authorizations.get(name), a, authorizationBytes));
     for (const name of new Set([...this.authorizations.keys(), ...authorizations.keys()])) authz.touch(name, this.authorizations.get(name)?.version);
     this.authorizations = authorizations;
+    const maps = l7Maps(ctx.l7);
+    for (const type of L7_RESOURCE_TYPES) {
+      const prev = this.l7[type];
+      const next = new Map<string, Entry<unknown>>();
+      for (const [name, m] of maps[type]) next.set(name, encode(prev.get(name), m, (x) => encodeL7(type, x as never)));
+      for (const name of new Set([...prev.keys(), ...next.keys()])) l7[type].touch(name, prev.get(name)?.version);
+      this.l7[type] = next;
+    }
   }
 
   private rebuildPod(key: string, ctx: ModelContext, addr: Tracker): void {
@@ -227,6 +251,25 @@ export class IncrementalModel {
 
   authorizationNames(): IterableIterator<string> {
     return this.authorizations.keys();
+  }
+
+  /** A waypoint resource of `type` by name. */
+  l7Resource(type: L7ResourceType, name: string): EncodedResource | undefined {
+    return this.l7[type].get(name);
+  }
+
+  l7Names(type: L7ResourceType): IterableIterator<string> {
+    return this.l7[type].keys();
+  }
+
+  /** Conditions of the L7 objects (routes, VirtualServices, DestinationRules, targeted policies), by `<Kind>/<ns>/<name>`. */
+  get l7Status(): ReadonlyMap<string, L7ObjectStatus> {
+    return this.ctx?.l7.status ?? new Map();
+  }
+
+  /** Resource name → version for each L7 type, as `buildModel(...).l7Versions`. */
+  l7Versions(): Record<L7ResourceType, Map<string, string>> {
+    return Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [t, new Map([...this.l7[t]].map(([n, e]) => [n, e.version]))])) as Record<L7ResourceType, Map<string, string>>;
   }
 
   /** Non-Pod problems first, then each Pod's. */

@@ -9,9 +9,12 @@ import { buildPeerAuthentications } from './peerauth.js';
 import { buildAuthorizationPolicies } from './policies.js';
 import { buildServices, parseServices, type NamespaceInfo, type ParsedService } from './services.js';
 import { addressVersion, authorizationToProto, authorizationVersion, serviceToProto, workloadToProto, type Address, type Authorization } from './to-proto.js';
-import { resolveOptions, type InternalModel, type ModelOptions, type ModelSnapshot, type ObjectStatus, type Problem } from './types.js';
+import { resolveOptions, type FullModelOptions, type InternalModel, type ModelSnapshot, type ObjectStatus, type Problem } from './types.js';
 import { buildWaypoints } from './waypoints.js';
 import { buildWorkloads, type WorkloadContext } from './workloads.js';
+import { buildL7Model } from './l7/index.js';
+import { l7Versions, type L7ResourceType } from './l7/resources.js';
+import type { L7Model } from './l7/types.js';
 
 export type * from './types.js';
 export { resolveOptions } from './types.js';
@@ -36,6 +39,10 @@ export interface Model {
   policyStatus: Map<string, ObjectStatus>;
   /** `istio.io/WaypointBound` conditions, by `<ns>/<name>` of the Service. */
   serviceStatus: Map<string, ObjectStatus>;
+  /** What waypoints are served (control/model/l7), with its own conditions. */
+  l7: L7Model;
+  /** Resource name → version for each L7 type. */
+  l7Versions: Record<L7ResourceType, Map<string, string>>;
 }
 
 function readNamespaces(objs: readonly unknown[], problems: Problems): Map<string, NamespaceInfo> {
@@ -65,7 +72,9 @@ export interface ModelContext {
   authorizations: InternalModel['authorizations'];
   policyStatus: InternalModel['policyStatus'];
   serviceStatus: InternalModel['serviceStatus'];
-  /** Problems of the non-Pod objects. */
+  /** The waypoints' L7 resources; like everything here, independent of Pods. */
+  l7: L7Model;
+  /** Problems of the non-Pod objects (the L7 ones included). */
   problems: Problem[];
 }
 
@@ -73,7 +82,7 @@ export interface ModelContext {
  * The part of the model that does not depend on Pods. A Pod's workload depends only on the Pod and
  * this context, so a control plane can rebuild one workload when one Pod changes (see incremental.ts).
  */
-export function buildContext(snapshot: Omit<ModelSnapshot, 'pods'>, options?: ModelOptions): ModelContext {
+export function buildContext(snapshot: Omit<ModelSnapshot, 'pods'>, options?: FullModelOptions): ModelContext {
   const opts = resolveOptions(options);
   const problems = new Problems();
   const namespaces = readNamespaces(snapshot.namespaces ?? [], problems);
@@ -92,27 +101,29 @@ export function buildContext(snapshot: Omit<ModelSnapshot, 'pods'>, options?: Mo
   }
   const authorizations = new Map(authz.authorizations);
   for (const [k, v] of peerAuth.authorizations) authorizations.set(k, v);
+  const l7 = buildL7Model(snapshot, options);
   return {
     workloadContext: { opts, namespaces, servicesByNs, waypoints, selectorPolicies: authz.selectorPolicies, peerAuth, localities },
     services,
     authorizations,
     policyStatus: new Map([...authz.status, ...peerAuth.status]),
     serviceStatus,
-    problems: problems.list,
+    l7,
+    problems: [...problems.list, ...l7.problems],
   };
 }
 
 /** The model before encoding (readable shapes; what the tests and debug endpoints look at). */
-export function buildInternalModel(snapshot: ModelSnapshot, options?: ModelOptions): InternalModel {
+export function buildInternalModel(snapshot: ModelSnapshot, options?: FullModelOptions): InternalModel & { l7: L7Model } {
   const ctx = buildContext(snapshot, options);
   const problems = new Problems();
   const workloads = buildWorkloads(snapshot.pods ?? [], ctx.workloadContext, problems);
   const { services, authorizations, policyStatus, serviceStatus } = ctx;
-  return { workloads, services, authorizations, problems: [...ctx.problems, ...problems.list], policyStatus, serviceStatus };
+  return { workloads, services, authorizations, problems: [...ctx.problems, ...problems.list], policyStatus, serviceStatus, l7: ctx.l7 };
 }
 
 /** Builds every resource Ambit serves to ztunnel from one snapshot of the cluster. */
-export function buildModel(snapshot: ModelSnapshot, options?: ModelOptions): Model {
+export function buildModel(snapshot: ModelSnapshot, options?: FullModelOptions): Model {
   const m = buildInternalModel(snapshot, options);
   const addresses = new Map<string, Address>();
   const authorizations = new Map<string, Authorization>();
@@ -122,7 +133,7 @@ export function buildModel(snapshot: ModelSnapshot, options?: ModelOptions): Mod
   for (const [k, a] of m.authorizations) authorizations.set(k, authorizationToProto(a));
   for (const [k, a] of addresses) versions.addresses.set(k, addressVersion(a));
   for (const [k, a] of authorizations) versions.authorizations.set(k, authorizationVersion(a));
-  return { addresses, authorizations, versions, problems: m.problems, policyStatus: m.policyStatus, serviceStatus: m.serviceStatus };
+  return { addresses, authorizations, versions, problems: m.problems, policyStatus: m.policyStatus, serviceStatus: m.serviceStatus, l7: m.l7, l7Versions: l7Versions(m.l7) };
 }
 
 export interface ResourceDiff {

@@ -18,6 +18,12 @@ export interface ModelSnapshot {
   peerAuthentications?: readonly KubeObject[];
   /** Optional: only read for workload locality (topology labels). */
   nodes?: readonly KubeObject[];
+  /** The L7 kinds (control/model/l7): compiled for waypoints, never read for ztunnel's resources. */
+  httpRoutes?: readonly KubeObject[];
+  grpcRoutes?: readonly KubeObject[];
+  virtualServices?: readonly KubeObject[];
+  destinationRules?: readonly KubeObject[];
+  rateLimitPolicies?: readonly KubeObject[];
 }
 
 export interface ModelOptions {
@@ -31,6 +37,12 @@ export interface ModelOptions {
   network?: string;
   /** DNS suffix of service hostnames; default `cluster.local`. */
   domainSuffix?: string;
+}
+
+/** ModelOptions plus what only the L7 part reads. */
+export interface FullModelOptions extends ModelOptions {
+  /** Redis `host:port` for global rate limits that do not name one. */
+  rateLimitRedis?: string;
 }
 
 export type ResolvedOptions = Required<ModelOptions>;

@@ -8,7 +8,8 @@ import type { DebounceOptions } from '../../lib/xds/types.js';
 import type { Kind } from '../../lib/store/types.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 import { IncrementalModel, type EncodedResource, type ModelChanges, type ModelKind } from '../model/incremental.js';
-import type { ModelOptions, Problem } from '../model/types.js';
+import { L7_RESOURCE_TYPES, L7_TYPE_URLS, type L7ResourceType } from '../model/l7/resources.js';
+import type { FullModelOptions, Problem } from '../model/types.js';
 import { objectKey, onlyStatusChanged, type Informer } from './informer.js';
 
 /** The store kinds the model reads, by snapshot field. */
@@ -21,6 +22,11 @@ export const MODEL_KINDS: Readonly<Record<ModelKind, Kind>> = {
   authorizationPolicies: { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy' },
   peerAuthentications: { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' },
   nodes: { apiVersion: 'v1', kind: 'Node' },
+  httpRoutes: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
+  grpcRoutes: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute' },
+  virtualServices: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService' },
+  destinationRules: { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule' },
+  rateLimitPolicies: { apiVersion: 'ratelimit.ambit.dev/v1alpha1', kind: 'RateLimitPolicy' },
 };
 
 /** Kinds whose `status` the model reads; for the others a status-only change is not a change. */
@@ -34,7 +40,7 @@ export interface CommitInfo {
 
 export interface ModelSyncOptions {
   informers: ReadonlyMap<ModelKind, Informer>;
-  model?: ModelOptions;
+  model?: FullModelOptions;
   debounce: DebounceOptions;
   /** Times the debounce; tests step a ManualClock instead of sleeping. */
   clock?: Clock;
@@ -48,6 +54,8 @@ const entry = (r: EncodedResource): SourceEntry => ({ resource: r.bytes, version
 export class ModelSync {
   readonly addresses = new MemorySource();
   readonly authorizations = new MemorySource();
+  /** The waypoints' resources, one source per L7 type. */
+  readonly l7 = Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [t, new MemorySource()])) as Record<L7ResourceType, MemorySource>;
   readonly model: IncrementalModel;
   private readonly debouncer: Debouncer;
   private readonly unsubscribe: Array<() => void> = [];
@@ -98,6 +106,10 @@ export class ModelSync {
       changes.addresses.upserts.map((n) => [n, entry(this.model.address(n)!)] as const),
       changes.addresses.removals,
     );
+    for (const type of L7_RESOURCE_TYPES) {
+      const diff = changes.l7[type];
+      this.l7[type].update(diff.upserts.map((n) => [n, entry(this.model.l7Resource(type, n)!)] as const), diff.removals);
+    }
     const ms = performance.now() - started;
     this.commits++;
     this.logProblems();
@@ -118,6 +130,11 @@ export class ModelSync {
     }
     for (const k of this.logged) if (!now.has(k)) this.logged.delete(k);
     for (const k of now) this.logged.add(k);
+  }
+
+  /** The L7 sources by type URL, for the xDS server (waypoints subscribe to them; ztunnel does not). */
+  l7Sources(): Record<string, MemorySource> {
+    return Object.fromEntries(L7_RESOURCE_TYPES.map((t) => [L7_TYPE_URLS[t], this.l7[t]]));
   }
 
   close(): void {

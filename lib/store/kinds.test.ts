@@ -32,6 +32,8 @@ t.test('command-line names resolve to kinds', async (t) => {
     ['dr', 'networking.istio.io/v1', 'DestinationRule'],
     ['serviceentries', 'networking.istio.io/v1', 'ServiceEntry'],
     ['se', 'networking.istio.io/v1', 'ServiceEntry'],
+    ['rlp', 'ratelimit.ambit.dev/v1alpha1', 'RateLimitPolicy'],
+    ['ratelimitpolicies.ratelimit.ambit.dev', 'ratelimit.ambit.dev/v1alpha1', 'RateLimitPolicy'],
   ];
   for (const [input, apiVersion, kind] of table) t.same(kindRef(resolveResource(input)), { apiVersion, kind }, input);
 });

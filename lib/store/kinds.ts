@@ -45,6 +45,8 @@ const TABLE: Entry[] = [
   ['networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], 'VirtualService', 'virtualservices', ['vs'], true],
   ['networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], 'DestinationRule', 'destinationrules', ['dr'], true],
   ['networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], 'ServiceEntry', 'serviceentries', ['se'], true],
+  // Ambit's own policy (Gateway API policy attachment): rate limits enforced by waypoints.
+  ['ratelimit.ambit.dev', ['v1alpha1'], 'RateLimitPolicy', 'ratelimitpolicies', ['rlp'], true],
 ];
 
 export const KINDS: readonly KindInfo[] = TABLE.map(([group, versions, kind, plural, shortNames, namespaced, nameRule]) => ({

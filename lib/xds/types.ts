@@ -4,6 +4,14 @@ import type { Any } from '@bufbuild/protobuf/wkt';
 export const TYPE_ADDRESS = 'type.googleapis.com/istio.workload.Address';
 export const TYPE_AUTHORIZATION = 'type.googleapis.com/istio.security.Authorization';
 
+/** Ambit's own L7 types (lib/proto/src/ambit/l7/v1), which waypoints subscribe to and ztunnel does not. */
+export const TYPE_ROUTE_CONFIG = 'type.googleapis.com/ambit.l7.v1.RouteConfig';
+export const TYPE_DESTINATION_POLICY = 'type.googleapis.com/ambit.l7.v1.DestinationPolicy';
+export const TYPE_L7_AUTHORIZATION = 'type.googleapis.com/ambit.l7.v1.L7Authorization';
+export const TYPE_RATE_LIMIT = 'type.googleapis.com/ambit.l7.v1.RateLimit';
+/** Every type a waypoint subscribes to. */
+export const WAYPOINT_TYPES: readonly string[] = [TYPE_ROUTE_CONFIG, TYPE_DESTINATION_POLICY, TYPE_L7_AUTHORIZATION, TYPE_RATE_LIMIT];
+
 /** ztunnel accepts xDS messages up to 200 MiB; the default gRPC limit (4 MiB) is far too small for a cluster. */
 export const XDS_MAX_MESSAGE_BYTES = 200 * 1024 * 1024;
 

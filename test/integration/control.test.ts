@@ -167,6 +167,16 @@ t.test('policy status is written back', async (t) => {
   t.equal((await cluster.store.get(key))?.metadata.resourceVersion, rv, 'an unchanged status is not rewritten');
 });
 
+t.test('L7 status is written back: a route to a missing Service names the field', async (t) => {
+  const key = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: NS, name: 'to-nowhere' };
+  await cluster.store.apply({ ...key, metadata: { name: key.name, namespace: NS }, spec: { parentRefs: [{ group: '', kind: 'Service', name: 'web' }], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] } });
+  const conditions = async (): Promise<Array<Record<string, string>>> => ((await cluster.store.get(key))?.status as { conditions?: Array<Record<string, string>> } | undefined)?.conditions ?? [];
+  await waitFor(async () => (await conditions()).length === 2, 'conditions on the HTTPRoute');
+  const resolved = (await conditions()).find((c) => c.type === 'ResolvedRefs');
+  t.match(resolved, { status: 'False', reason: 'BackendNotFound', message: /spec\.rules\[0\]\.backendRefs\[0\]\.name: Service .*\/nope does not exist/ });
+  await cluster.store.delete(key);
+});
+
 t.test('the root is published: ConfigMap in every namespace and a file', async (t) => {
   for (const ns of [NS, 'istio-system']) {
     await waitFor(async () => (await cluster.store.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'istio-ca-root-cert' })) !== undefined, `the root ConfigMap in ${ns}`);

@@ -1,0 +1,46 @@
+import t from 'tap';
+import { parseDuration } from './duration.js';
+import { regexProblem } from './regex.js';
+
+t.test('RE2-compatible regular expressions', async (t) => {
+  const cases: Array<[string, RegExp | undefined]> = [
+    ['/api/v[0-9]+/.*', undefined],
+    ['^/users/(?P<id>[0-9]+)$', undefined],
+    ['(?i)/Admin.*', undefined],
+    ['[\\]1]x', undefined],
+    ['a\\\\1', undefined],
+    ['foo(?=bar)', /look-ahead/],
+    ['foo(?!bar)', /look-ahead/],
+    ['(?<=a)b', /look-behind/],
+    ['(?<!a)b', /look-behind/],
+    ['(a)\\1', /back-references/],
+    ['(?<n>a)\\k<n>', /named back-references/],
+    ['(?>a+)b', /atomic/],
+    ['a++', /possessive/],
+    ['(?U)a*', /ungreedy/],
+    ['[unclosed', /not a valid regular expression/],
+    ['a{2,1}', /not a valid regular expression/],
+  ];
+  for (const [pattern, want] of cases) {
+    const got = regexProblem(pattern);
+    if (want) t.match(got, want, pattern);
+    else t.equal(got, undefined, pattern);
+  }
+});
+
+t.test('durations', async (t) => {
+  const cases: Array<[string, number | undefined]> = [
+    ['10s', 10_000],
+    ['1.5s', 1500],
+    ['250ms', 250],
+    ['1h30m', 5_400_000],
+    ['0s', 0],
+    ['-1s', -1000],
+    ['100us', 0.1],
+    ['5', undefined],
+    ['', undefined],
+    ['1 s', undefined],
+    ['1d', undefined],
+  ];
+  for (const [input, want] of cases) t.equal(parseDuration(input), want, input);
+});
