@@ -9,7 +9,7 @@ import { messageDecoder, ResourceCache } from '../../lib/xds/cache.js';
 import { XdsClient } from '../../lib/xds/client.js';
 import { startTestXdsServer } from '../../lib/xds/testkit.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, TYPE_ROUTE_CONFIG } from '../../lib/xds/types.js';
-import { MemoryStore } from '../../test/bench/mem-store.js';
+import { MemoryStore } from '../../lib/store/memory-store.js';
 import type { ModelKind } from '../model/incremental.js';
 import { gw, ns, svc } from '../model/testkit.js';
 import { Informer } from './informer.js';

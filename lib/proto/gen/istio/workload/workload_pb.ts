@@ -4,7 +4,7 @@
 
 // Workload discovery types that the control plane serves to ztunnel under the type URL
 // type.googleapis.com/istio.workload.Address. Field numbers follow Istio's wire format so that a
-// client built for Istio can read Ambit's resources (see reference/istio-ambient-dataplane.md §6).
+// client built for Istio can read Ambit's resources.
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
