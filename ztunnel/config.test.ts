@@ -44,7 +44,7 @@ t.test('flags win over the environment, which wins over defaults', async (t) => 
 t.test('bad input names the flag or field', async (t) => {
   const bad: Array<[Parameters<typeof resolveConfig>[0], RegExp]> = [
     [{ xdsAddress: 'no-port' }, /--xds-address: must be host:port/],
-    [{ trustDomain: 'Bad Domain!' }, /trustDomain/],
+    [{ trustDomain: 'Bad Domain!' }, /--trust-domain: /],
     [{ metricsAddress: 'x:y' }, /--metrics-address: "x:y" is not a listen address/],
     [{ certTtl: 'soon' }, /--cert-ttl: "soon" is not a duration/],
     [{ logLevel: 'loud' }, /--log-level: "loud" is not a log level/],
