@@ -1,5 +1,7 @@
 import t from 'tap';
-import { ConfigError, parseDuration, parseListenAddress, resolveConfig } from './config.js';
+import { parseListenAddress } from '../lib/config/address.js';
+import { parseDuration } from '../lib/config/duration.js';
+import { ConfigError, resolveConfig } from './config.js';
 
 t.test('defaults', async (t) => {
   const c = resolveConfig({ node: 'node-1' });
@@ -16,6 +18,7 @@ t.test('defaults', async (t) => {
     probeBackend: 'auto',
     probeIpv6: false,
     zdsAckTimeoutMs: 5000,
+    logLevel: 'info',
   });
 });
 
@@ -58,4 +61,15 @@ t.test('address and duration parsing', async (t) => {
   t.equal(parseDuration('500ms', 'x'), 500);
   t.equal(parseDuration('1.5s', 'x'), 1500);
   t.equal(parseDuration('1m', 'x'), 60_000);
+});
+
+t.test('a bad flag and a bad environment variable are each named as the user typed them', async (t) => {
+  const flag = t.throws(() => resolveConfig({ node: 'n', zdsAckTimeout: '5' }, {})) as ConfigError;
+  t.same(flag.problems, ['--zds-ack-timeout: "5" is not a duration; add a unit, e.g. 5s']);
+  const env = t.throws(() => resolveConfig({}, { NODE_NAME: 'Node_1' })) as ConfigError;
+  t.match(env.problems, [/^environment NODE_NAME: must be a lowercase DNS name/]);
+  t.match((t.throws(() => resolveConfig({ node: 'n' }, { AMBIT_LOG_LEVEL: 'loud' })) as ConfigError).problems, [/^environment AMBIT_LOG_LEVEL: "loud" is not a log level/]);
+  t.match((t.throws(() => resolveConfig({ node: 'n', logLevel: 'loud' }, {})) as ConfigError).problems, [/^--log-level: "loud" is not a log level/]);
+  t.match((t.throws(() => resolveConfig({ node: 'n' }, { AMBIT_CNI_EXCLUDE_NAMESPACES: 'ok,Not OK' })) as ConfigError).problems, [/^environment AMBIT_CNI_EXCLUDE_NAMESPACES\[1\]: /]);
+  t.equal(resolveConfig({ node: 'n' }, { AMBIT_LOG_LEVEL: 'debug' }).logLevel, 'debug');
 });

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
 import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startCniAgent } from './app.js';
-import { ConfigError, DEFAULT_ZDS_SOCKET, parseDuration, resolveConfig, type CniAgentFlags } from './config.js';
+import { ConfigError, DEFAULT_ZDS_SOCKET, resolveConfig, type CniAgentFlags } from './config.js';
 import { DEFAULT_AGENT_SOCKET } from './plugin/protocol.js';
 
 
@@ -20,7 +20,7 @@ async function run(flags: CniAgentFlags, io: CniAgentIO): Promise<void> {
     resolve: () => resolveConfig(flags, process.env),
     isConfigError: (e) => e instanceof ConfigError,
     err: io.err,
-    logger: () => createLogger('cni-agent'),
+    logger: (config) => createLogger('cni-agent', config.logLevel),
     start: (config, logger) => startCniAgent(config, { logger }),
   });
 }
@@ -41,7 +41,8 @@ export function cniAgentCommand(io: CniAgentIO = defaultIO): Command {
     .option('--probe-backend <tool>', 'node probe SNAT set: auto, ipset or nft (default auto)')
     .option('--probe-ipv6', 'also SNAT probes to IPv6 pod addresses')
     .option('--node-netns <name>', "put the probe SNAT in this named network namespace instead of the agent's own")
-    .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', durationArg('--zds-ack-timeout', parseDuration))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
+    .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', durationArg('--zds-ack-timeout'))
     .action(async (o: CniAgentFlags) => {
       // commander sets dnsCapture=true unless --no-dns-capture; leave the default to the environment then.
       const flags: CniAgentFlags = { ...o };

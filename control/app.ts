@@ -79,7 +79,7 @@ function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCreden
 }
 
 export async function startControlPlane(config: Config, deps: ControlPlaneDeps = {}): Promise<ControlPlane> {
-  const log = deps.logger ?? createLogger('control');
+  const log = deps.logger ?? createLogger('control', config.logLevel);
   const closers: Array<() => unknown> = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) {

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { ConfigError, parseDuration, parseListenAddress, resolveConfig } from './config.js';
+import { parseListenAddress } from '../lib/config/address.js';
+import { parseDuration } from '../lib/config/duration.js';
+import { ConfigError, resolveConfig } from './config.js';
 
 t.test('durations', async (t) => {
   const table: Array<[string, number]> = [['50ms', 50], ['1.5s', 1500], ['10m', 600_000], ['24h', 86_400_000], ['90d', 7_776_000_000], ['0', 0]];
@@ -33,7 +35,22 @@ t.test('every problem is reported at once, naming the flag and its source', asyn
   const err = t.throws(() => resolveConfig({ stateDir: '/s', grpcAddress: 'nope:x', trustDomain: 'Bad Domain', debounceQuiet: '2s', defaultCertTtl: '100d' }, { PILOT_DEBOUNCE_MAX: 'soon' })) as ConfigError;
   t.ok(err instanceof ConfigError);
   t.match(err.message, /--grpc-address: "nope:x"/);
-  t.match(err.message, /--debounce-max \(env PILOT_DEBOUNCE_MAX\): "soon" is not a duration/);
-  t.match(err.message, /trustDomain: /);
-  t.match(err.message, /defaultCertTtlSeconds: must not exceed/);
+  t.match(err.message, /environment PILOT_DEBOUNCE_MAX: "soon" is not a duration/);
+  t.match(err.message, /--trust-domain: /);
+  t.match(err.message, /--default-cert-ttl: must not exceed/);
+});
+
+t.test('a bad flag and a bad environment variable are each named as the user typed them', async (t) => {
+  const flag = t.throws(() => resolveConfig({ stateDir: '/s', debounceQuiet: '5' }, {})) as ConfigError;
+  t.same(flag.problems, ['--debounce-quiet: "5" is not a duration; add a unit, e.g. 5s']);
+  const env = t.throws(() => resolveConfig({ stateDir: '/s' }, { PILOT_DEBOUNCE_AFTER: '5' })) as ConfigError;
+  t.same(env.problems, ['environment PILOT_DEBOUNCE_AFTER: "5" is not a duration; add a unit, e.g. 5s']);
+  const level = t.throws(() => resolveConfig({ stateDir: '/s' }, { AMBIT_LOG_LEVEL: 'loud' })) as ConfigError;
+  t.match(level.problems, [/^environment AMBIT_LOG_LEVEL: "loud" is not a log level/]);
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s', logLevel: 'loud' }, {})) as ConfigError).problems, [/^--log-level: "loud"/]);
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s' }, { AMBIT_GRPC_ADDRESS: 'x:y' })) as ConfigError).problems, [/^environment AMBIT_GRPC_ADDRESS: "x:y" is not a listen address/]);
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s' }, { PILOT_PUSH_THROTTLE: 'many' })) as ConfigError).problems, [/^environment PILOT_PUSH_THROTTLE: "many" is not a whole number/]);
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s' }, { TRUST_DOMAIN: 'Bad Domain' })) as ConfigError).problems, [/^environment TRUST_DOMAIN: /], 'zod issues too');
+  t.equal(resolveConfig({ stateDir: '/s' }, { AMBIT_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+  t.equal(resolveConfig({ stateDir: '/s', logLevel: 'warn' }, { AMBIT_LOG_LEVEL: 'debug' }).logLevel, 'warn');
 });

@@ -3,13 +3,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { LOG_LEVELS } from '../lib/config/log-level.js';
+import { SettingsReader, type Env } from '../lib/config/settings.js';
 import { trustDomainProblem } from '../lib/identity/spiffe.js';
 
-export interface ListenAddress {
-  host: string;
-  /** 0 = any free port (tests); the bound port is reported by startControlPlane. */
-  port: number;
-}
+export { ConfigError } from '../lib/config/errors.js';
+export type { ListenAddress } from '../lib/config/address.js';
 
 const listenAddress = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -)').max(63);
@@ -48,6 +47,7 @@ export const ConfigSchema = z
     writeStatus: z.boolean(),
     /** Sent to xDS clients as control_plane.identifier. */
     controlPlaneId: z.string().min(1),
+    logLevel: z.enum(LOG_LEVELS),
   })
   .superRefine((c, ctx) => {
     if (c.debounce.maxMs < c.debounce.quietMs) ctx.addIssue({ code: 'custom', path: ['debounce', 'maxMs'], message: `must be >= the quiet period (${c.debounce.quietMs} ms)` });
@@ -76,117 +76,45 @@ export interface ControlFlags {
   maxCertTtl?: string;
   maxConcurrentSyncs?: string;
   status?: boolean;
-}
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `50ms`, `1.5s`, `10m`, `24h`, `90d` → milliseconds; `what` names the flag in the error. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (!m) {
-    if (/^\s*0\s*$/.test(text)) return 0;
-    throw new ConfigError(`${what}: "${text}" is not a duration; write e.g. 50ms, 2s, 10m, 24h or 90d`);
-  }
-  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
-}
-
-/** `host:port`, `:port`, `[v6]:port` or just `port` (all interfaces). */
-export function parseListenAddress(text: string, what: string): ListenAddress {
-  const t = text.trim();
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d{1,5})$/.exec(t.includes(':') ? t : `:${t}`);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new ConfigError(`${what}: "${text}" is not a listen address; write host:port, :port or [::1]:port (port 0 picks a free one)`);
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-export function formatAddress(a: ListenAddress): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-/** Flag first, then the environment variable (Istio's name where it has one), then the default. */
-function pick(flag: string | undefined, env: NodeJS.ProcessEnv, names: string[], fallback: string): [string, string] {
-  if (flag !== undefined) return [flag, 'flag'];
-  for (const n of names) {
-    const v = env[n];
-    if (v !== undefined && v !== '') return [v, n];
-  }
-  return [fallback, 'default'];
+  logLevel?: string;
 }
 
 /**
- * Builds the Config. Every problem is reported at once, each naming the flag (and the environment
- * variable it came from), e.g. `--grpc-address (env AMBIT_GRPC_ADDRESS): "x" is not …`.
+ * Builds the Config: flag, then environment variable (Istio's name where it has one), then default.
+ * Every problem is reported at once, each naming the flag or variable the value came from, e.g.
+ * `environment PILOT_DEBOUNCE_MAX: "soon" is not a duration; …`.
  */
-export function resolveConfig(flags: ControlFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  const errors: string[] = [];
-  const get = (flag: string, names: string[], fallback: string): [string, string] => {
-    const [v, from] = pick((flags as Record<string, string | undefined>)[flag], env, names, fallback);
-    const label = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    return [v, from === 'flag' || from === 'default' ? label : `${label} (env ${from})`];
-  };
-  const tryParse = <T>(fn: () => T, fallback: T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      errors.push((e as Error).message);
-      return fallback;
-    }
-  };
-  const str = (flag: string, names: string[], fallback: string): string => get(flag, names, fallback)[0];
-  const addr = (flag: string, names: string[], fallback: string): ListenAddress => {
-    const [v, label] = get(flag, names, fallback);
-    return tryParse(() => parseListenAddress(v, label), { host: '0.0.0.0', port: 0 });
-  };
-  const dur = (flag: string, names: string[], fallback: string): number => {
-    const [v, label] = get(flag, names, fallback);
-    return tryParse(() => parseDuration(v, label), 0);
-  };
-
-  const int = (flag: string, names: string[], fallback: string): number => {
-    const [v, label] = get(flag, names, fallback);
-    if (/^\d+$/.test(v.trim())) return Number(v);
-    errors.push(`${label}: "${v}" is not a whole number`);
-    return 1;
-  };
-
-  const stateDir = path.resolve(str('stateDir', ['AMBIT_STATE_DIR'], '/var/lib/ambit'));
-  const namespace = str('namespace', ['POD_NAMESPACE'], 'istio-system');
-  const statusEnv = env.AMBIENT_ENABLE_STATUS;
+export function resolveConfig(flags: ControlFlags, env: Env = process.env): Config {
+  const r = new SettingsReader(flags, env);
+  const stateDir = path.resolve(r.string('stateDir', { flag: '--state-dir', env: ['AMBIT_STATE_DIR'], default: '/var/lib/ambit' }));
+  const namespace = r.string('namespace', { flag: '--namespace', env: ['POD_NAMESPACE'], default: 'istio-system' });
+  r.sourceOf('credentialsDir', { kind: 'default', flag: '--state-dir' });
+  r.sourceOf('controlPlaneId', { kind: 'env', env: 'POD_NAME' });
   const raw = {
     stateDir,
-    storeDir: path.resolve(str('storeDir', ['AMBIT_STORE_DIR'], path.join(stateDir, 'store'))),
-    caDir: path.resolve(str('caDir', ['AMBIT_CA_DIR'], path.join(stateDir, 'ca'))),
+    storeDir: path.resolve(r.string('storeDir', { flag: '--store-dir', env: ['AMBIT_STORE_DIR'], default: path.join(stateDir, 'store') })),
+    caDir: path.resolve(r.string('caDir', { flag: '--ca-dir', env: ['AMBIT_CA_DIR'], default: path.join(stateDir, 'ca') })),
     credentialsDir: path.join(stateDir, 'credentials'),
-    trustDomain: str('trustDomain', ['TRUST_DOMAIN'], 'cluster.local'),
-    clusterId: str('clusterId', ['CLUSTER_ID'], 'Kubernetes'),
+    trustDomain: r.string('trustDomain', { flag: '--trust-domain', env: ['TRUST_DOMAIN'], default: 'cluster.local' }),
+    clusterId: r.string('clusterId', { flag: '--cluster-id', env: ['CLUSTER_ID'], default: 'Kubernetes' }),
     namespace,
-    rootNamespace: str('rootNamespace', ['AMBIT_ROOT_NAMESPACE'], namespace),
+    rootNamespace: r.string('rootNamespace', { flag: '--root-namespace', env: ['AMBIT_ROOT_NAMESPACE'], default: namespace }),
     serviceAccount: 'istiod',
-    network: str('network', ['NETWORK'], ''),
-    domainSuffix: str('domainSuffix', ['DOMAIN_SUFFIX'], 'cluster.local'),
-    grpc: addr('grpcAddress', ['AMBIT_GRPC_ADDRESS'], ':15012'),
-    monitoring: addr('monitoringAddress', ['AMBIT_MONITORING_ADDRESS'], ':15014'),
-    readiness: addr('readinessAddress', ['AMBIT_READINESS_ADDRESS'], ':15021'),
-    debounce: { quietMs: dur('debounceQuiet', ['PILOT_DEBOUNCE_AFTER'], '50ms'), maxMs: dur('debounceMax', ['PILOT_DEBOUNCE_MAX'], '500ms') },
-    maxConcurrentSyncs: int('maxConcurrentSyncs', ['PILOT_PUSH_THROTTLE'], '8'),
-    defaultCertTtlSeconds: Math.round(dur('defaultCertTtl', ['DEFAULT_WORKLOAD_CERT_TTL'], '24h') / 1000),
-    maxCertTtlSeconds: Math.round(dur('maxCertTtl', ['MAX_WORKLOAD_CERT_TTL'], '90d') / 1000),
-    writeStatus: flags.status ?? (statusEnv === undefined ? true : statusEnv === 'true' || statusEnv === '1'),
+    network: r.string('network', { flag: '--network', env: ['NETWORK'], default: '' }),
+    domainSuffix: r.string('domainSuffix', { flag: '--domain-suffix', env: ['DOMAIN_SUFFIX'], default: 'cluster.local' }),
+    grpc: r.listenAddress('grpc', { flag: '--grpc-address', env: ['AMBIT_GRPC_ADDRESS'], default: ':15012' }),
+    monitoring: r.listenAddress('monitoring', { flag: '--monitoring-address', env: ['AMBIT_MONITORING_ADDRESS'], default: ':15014' }),
+    readiness: r.listenAddress('readiness', { flag: '--readiness-address', env: ['AMBIT_READINESS_ADDRESS'], default: ':15021' }),
+    debounce: {
+      quietMs: Math.ceil(r.duration('debounce.quietMs', { flag: '--debounce-quiet', env: ['PILOT_DEBOUNCE_AFTER'], default: '50ms' })),
+      maxMs: Math.ceil(r.duration('debounce.maxMs', { flag: '--debounce-max', env: ['PILOT_DEBOUNCE_MAX'], default: '500ms' })),
+    },
+    maxConcurrentSyncs: r.integer('maxConcurrentSyncs', { flag: '--max-concurrent-syncs', env: ['PILOT_PUSH_THROTTLE'], default: '8' }),
+    defaultCertTtlSeconds: Math.round(r.duration('defaultCertTtlSeconds', { flag: '--default-cert-ttl', env: ['DEFAULT_WORKLOAD_CERT_TTL'], default: '24h' }) / 1000),
+    maxCertTtlSeconds: Math.round(r.duration('maxCertTtlSeconds', { flag: '--max-cert-ttl', env: ['MAX_WORKLOAD_CERT_TTL'], default: '90d' }) / 1000),
+    writeStatus: r.boolean('writeStatus', { flag: '--no-status', env: ['AMBIENT_ENABLE_STATUS'] }, true),
     controlPlaneId: env.POD_NAME || os.hostname() || 'ambit-control',
+    logLevel: r.logLevel(),
   };
-  const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) errors.push(`${issue.path.join('.') || 'config'}: ${issue.message}`);
-  }
-  if (errors.length > 0) throw new ConfigError(`invalid control plane configuration:\n  ${errors.join('\n  ')}`);
-  return parsed.data!;
+  return r.validate('control plane', ConfigSchema, raw);
 }

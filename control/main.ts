@@ -5,7 +5,8 @@ import { createLogger } from '../lib/telemetry/log.js';
 import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startControlPlane } from './app.js';
 import { issueNodeCredential } from '../lib/credentials/node-credential.js';
-import { ConfigError, parseDuration, resolveConfig, type ControlFlags } from './config.js';
+import { parseDuration } from '../lib/config/duration.js';
+import { ConfigError, resolveConfig, type ControlFlags } from './config.js';
 
 
 export interface ControlIO {
@@ -21,7 +22,7 @@ async function runControlPlane(flags: ControlFlags, io: ControlIO): Promise<void
     resolve: () => resolveConfig(flags),
     isConfigError: (e) => e instanceof ConfigError,
     err: io.err,
-    logger: () => createLogger('control'),
+    logger: (config) => createLogger('control', config.logLevel),
     start: (config, logger) => startControlPlane(config, { logger }),
   });
 }
@@ -42,12 +43,13 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--grpc-address <addr>', 'xDS + CA listen address (env AMBIT_GRPC_ADDRESS; default :15012)')
     .option('--monitoring-address <addr>', 'metrics + debug listen address (default :15014)')
     .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
-    .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', durationArg('--debounce-quiet', parseDuration))
-    .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', durationArg('--debounce-max', parseDuration))
-    .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', durationArg('--default-cert-ttl', parseDuration))
-    .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', durationArg('--max-cert-ttl', parseDuration))
+    .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', durationArg('--debounce-quiet'))
+    .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', durationArg('--debounce-max'))
+    .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', durationArg('--default-cert-ttl'))
+    .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', durationArg('--max-cert-ttl'))
     .option('--max-concurrent-syncs <n>', 'clients receiving their initial full push at once (env PILOT_PUSH_THROTTLE; default 8)')
-    .option('--no-status', 'do not write conditions back to policies and services')
+    .option('--no-status', 'do not write conditions back to policies and services (env AMBIENT_ENABLE_STATUS)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .action(async (o: ControlFlags & { status: boolean }) => {
       // commander sets status=true unless --no-status; leave the default to the environment then.
       const flags: ControlFlags = { ...o };
@@ -59,7 +61,7 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .command('issue-node-credential')
     .description("sign a node's credential for its ztunnel; writes <state-dir>/credentials/<node>.token (0600) and prints its path")
     .requiredOption('--node <name>', 'node name')
-    .option('--ttl <duration>', 'credential lifetime', durationArg('--ttl', parseDuration), '30d')
+    .option('--ttl <duration>', 'credential lifetime', durationArg('--ttl'), '30d')
     .option('--print', 'print the token on stdout instead of writing the file')
     // --state-dir / --ca-dir are the parent's options (given before or after the subcommand).
     .action(async (_o: unknown, sub: Command) => {

@@ -2,13 +2,12 @@
 // one validated Config out. Pure, so every rule is tested in tables; main.ts only collects inputs.
 import os from 'node:os';
 import { z } from 'zod';
+import { LOG_LEVELS } from '../lib/config/log-level.js';
+import { SettingsReader, type Env } from '../lib/config/settings.js';
 import { trustDomainProblem } from '../lib/identity/spiffe.js';
 
-export interface ListenAddress {
-  host: string;
-  /** 0: any free port (tests); app.ts reports the bound one. */
-  port: number;
-}
+export { ConfigError } from '../lib/config/errors.js';
+export type { ListenAddress } from '../lib/config/address.js';
 
 const listenAddress = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port');
@@ -47,7 +46,7 @@ export const ConfigSchema = z.object({
   /** How long live connections may finish on shutdown or pod removal. */
   drainMs: z.number().int().min(0),
   connectTimeoutMs: z.number().int().positive(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  logLevel: z.enum(LOG_LEVELS),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -76,73 +75,38 @@ export interface ZtunnelFlags {
   logLevel?: string;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `50ms`, `2s`, `10m`, `24h`, `90d`, or a bare number of seconds (Istio's env style) → ms. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) throw new ConfigError(`${what}: "${text}" is not a duration; write e.g. 500ms, 5s, 10m or 24h`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
-}
-
-/** `host:port`, `:port`, `[v6]:port` or a bare port (all interfaces, or `defaultHost`). */
-export function parseListenAddress(text: string, what: string, defaultHost = '0.0.0.0'): ListenAddress {
-  const t = text.trim();
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d{1,5})$/.exec(t.includes(':') ? t : `:${t}`);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new ConfigError(`${what}: "${text}" is not a listen address; write host:port, :port or a port (0 picks a free one)`);
-  return { host: m[1] ?? (m[2] || defaultHost), port };
-}
-
-type Env = Record<string, string | undefined>;
-
-function pick(flag: string | undefined, env: Env, names: readonly string[], fallback?: string): string | undefined {
-  if (flag !== undefined) return flag;
-  for (const n of names) {
-    const v = env[n];
-    if (v !== undefined && v !== '') return v;
-  }
-  return fallback;
-}
-
-/** Flags, then environment, then defaults; throws ConfigError naming the flag or field. */
+/**
+ * Flags, then environment, then defaults. Throws one ConfigError listing every problem, each named
+ * by the flag or environment variable the value came from.
+ */
 export function resolveConfig(flags: ZtunnelFlags, env: Env = process.env): Config {
-  const nodeName = pick(flags.nodeName, env, ['NODE_NAME'], os.hostname())!;
-  const xdsAddress = pick(flags.xdsAddress, env, ['XDS_ADDRESS', 'AMBIT_CONTROL_ADDRESS'], 'istiod.istio-system.svc:15012')!;
+  const r = new SettingsReader(flags, env);
+  const nodeName = r.string('nodeName', { flag: '--node-name', env: ['NODE_NAME'], default: os.hostname() });
+  const xds = r.pick('xdsAddress', { flag: '--xds-address', env: ['XDS_ADDRESS', 'AMBIT_CONTROL_ADDRESS'], default: 'istiod.istio-system.svc:15012' })!;
+  const credential = env.AMBIT_NODE_CREDENTIAL || undefined;
+  r.sourceOf('credential', { kind: 'env', env: 'AMBIT_NODE_CREDENTIAL' });
   const raw = {
     nodeName,
-    podName: pick(flags.podName, env, ['POD_NAME'], `ztunnel-${nodeName}`),
-    podNamespace: pick(flags.podNamespace, env, ['POD_NAMESPACE'], 'istio-system'),
-    instanceIp: pick(flags.instanceIp, env, ['INSTANCE_IP'], ''),
-    xdsAddress,
-    caAddress: pick(flags.caAddress, env, ['CA_ADDRESS'], xdsAddress),
-    caRootPath: pick(flags.caRoot, env, ['XDS_ROOT_CA', 'CA_ROOT_CA'], '/var/run/secrets/istio/root-cert.pem'),
-    controlPlaneServerName: pick(flags.controlPlaneServerName, env, ['ALT_XDS_HOSTNAME', 'ALT_CA_HOSTNAME']),
-    credentialPath: pick(flags.credentialFile, env, ['AMBIT_NODE_CREDENTIAL_FILE'], env.AMBIT_NODE_CREDENTIAL ? undefined : '/var/run/secrets/tokens/istio-token'),
-    credential: env.AMBIT_NODE_CREDENTIAL || undefined,
-    zdsSocket: pick(flags.zdsSocket, env, ['INPOD_UDS'], '/var/run/ztunnel/ztunnel.sock'),
-    trustDomain: pick(flags.trustDomain, env, ['TRUST_DOMAIN'], 'cluster.local'),
-    clusterId: pick(flags.clusterId, env, ['CLUSTER_ID', 'ISTIO_META_CLUSTER_ID'], 'Kubernetes'),
-    network: pick(flags.network, env, ['NETWORK'], ''),
-    admin: parseListenAddress(pick(flags.adminAddress, env, ['AMBIT_ADMIN_ADDRESS'], '127.0.0.1:15000')!, '--admin-address', '127.0.0.1'),
-    metrics: parseListenAddress(pick(flags.metricsAddress, env, ['AMBIT_METRICS_ADDRESS'], ':15020')!, '--metrics-address'),
-    readiness: parseListenAddress(pick(flags.readinessAddress, env, ['AMBIT_READINESS_ADDRESS'], ':15021')!, '--readiness-address'),
-    certTtlSeconds: Math.round(parseDuration(pick(flags.certTtl, env, ['SECRET_TTL'], '24h')!, '--cert-ttl') / 1000),
-    drainMs: parseDuration(pick(flags.drain, env, ['CONNECTION_TERMINATION_DEADLINE'], '5s')!, '--drain'),
-    connectTimeoutMs: parseDuration(pick(flags.connectTimeout, env, ['CONNECTION_TIMEOUT'], '10s')!, '--connect-timeout'),
-    logLevel: pick(flags.logLevel, env, ['AMBIT_LOG_LEVEL', 'RUST_LOG'], 'info'),
+    podName: r.string('podName', { flag: '--pod-name', env: ['POD_NAME'], default: `ztunnel-${nodeName}` }),
+    podNamespace: r.string('podNamespace', { flag: '--pod-namespace', env: ['POD_NAMESPACE'], default: 'istio-system' }),
+    instanceIp: r.string('instanceIp', { flag: '--instance-ip', env: ['INSTANCE_IP'], default: '' }),
+    xdsAddress: xds.value,
+    caAddress: r.string('caAddress', { flag: '--ca-address', env: ['CA_ADDRESS'], default: xds }),
+    caRootPath: r.string('caRootPath', { flag: '--ca-root', env: ['XDS_ROOT_CA', 'CA_ROOT_CA'], default: '/var/run/secrets/istio/root-cert.pem' }),
+    controlPlaneServerName: r.string('controlPlaneServerName', { flag: '--control-plane-server-name', env: ['ALT_XDS_HOSTNAME', 'ALT_CA_HOSTNAME'] }),
+    credentialPath: r.string('credentialPath', { flag: '--credential-file', env: ['AMBIT_NODE_CREDENTIAL_FILE'], ...(credential ? {} : { default: '/var/run/secrets/tokens/istio-token' }) }),
+    credential,
+    zdsSocket: r.string('zdsSocket', { flag: '--zds-socket', env: ['INPOD_UDS'], default: '/var/run/ztunnel/ztunnel.sock' }),
+    trustDomain: r.string('trustDomain', { flag: '--trust-domain', env: ['TRUST_DOMAIN'], default: 'cluster.local' }),
+    clusterId: r.string('clusterId', { flag: '--cluster-id', env: ['CLUSTER_ID', 'ISTIO_META_CLUSTER_ID'], default: 'Kubernetes' }),
+    network: r.string('network', { flag: '--network', env: ['NETWORK'], default: '' }),
+    admin: r.listenAddress('admin', { flag: '--admin-address', env: ['AMBIT_ADMIN_ADDRESS'], default: '127.0.0.1:15000' }, '127.0.0.1'),
+    metrics: r.listenAddress('metrics', { flag: '--metrics-address', env: ['AMBIT_METRICS_ADDRESS'], default: ':15020' }),
+    readiness: r.listenAddress('readiness', { flag: '--readiness-address', env: ['AMBIT_READINESS_ADDRESS'], default: ':15021' }),
+    certTtlSeconds: Math.round(r.duration('certTtlSeconds', { flag: '--cert-ttl', env: ['SECRET_TTL'], default: '24h' }) / 1000),
+    drainMs: Math.ceil(r.duration('drainMs', { flag: '--drain', env: ['CONNECTION_TERMINATION_DEADLINE'], default: '5s' })),
+    connectTimeoutMs: Math.ceil(r.duration('connectTimeoutMs', { flag: '--connect-timeout', env: ['CONNECTION_TIMEOUT'], default: '10s' })),
+    logLevel: r.logLevel('logLevel', ['RUST_LOG']),
   };
-  const r = ConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
-    throw new ConfigError(`invalid ztunnel configuration: ${issues.join('; ')}`);
-  }
-  return r.data;
+  return r.validate('ztunnel', ConfigSchema, raw);
 }

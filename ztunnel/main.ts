@@ -2,7 +2,7 @@
 // (stop accepting, GOAWAY, let connections finish for --drain) and exit.
 import { Command } from 'commander';
 import { createLogger } from '../lib/telemetry/log.js';
-import { runComponent } from '../lib/sys/component.js';
+import { durationArg, runComponent } from '../lib/sys/component.js';
 import { startZtunnel } from './app.js';
 import { ConfigError, resolveConfig, type ZtunnelFlags } from './config.js';
 
@@ -43,9 +43,9 @@ export function ztunnelCommand(io: ZtunnelIO = { err: (s) => process.stderr.writ
     .option('--admin-address <addr>', 'admin listen address (default 127.0.0.1:15000)')
     .option('--metrics-address <addr>', 'Prometheus listen address (default :15020)')
     .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
-    .option('--cert-ttl <duration>', 'requested workload certificate lifetime (env SECRET_TTL; default 24h)')
-    .option('--drain <duration>', 'how long connections may finish on shutdown (env CONNECTION_TERMINATION_DEADLINE; default 5s)')
-    .option('--connect-timeout <duration>', 'TCP and HBONE connect timeout (default 10s)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env AMBIT_LOG_LEVEL; default info)')
+    .option('--cert-ttl <duration>', 'requested workload certificate lifetime (env SECRET_TTL; default 24h)', durationArg('--cert-ttl'))
+    .option('--drain <duration>', 'how long connections may finish on shutdown (env CONNECTION_TERMINATION_DEADLINE; default 5s)', durationArg('--drain'))
+    .option('--connect-timeout <duration>', 'TCP and HBONE connect timeout (env CONNECTION_TIMEOUT; default 10s)', durationArg('--connect-timeout'))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .action(async (o: ZtunnelFlags) => run(o, io));
 }

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { logLevelFromEnv } from '../../lib/config/settings.js';
 import { createLogger } from '../../lib/telemetry/log.js';
 import { loadManifests, openStore } from '../../lib/store/index.js';
 import { DEPLOYMENT, POD, type Deployment, type Pod, isPodReady } from '../../lib/k8s/types.js';
@@ -131,7 +132,8 @@ export function upCommand(): Command {
 async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Promise<void> {
   // Detached, stdout already is the runner log; in a terminal the log goes to its file and the
   // terminal shows the summary.
-  const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner') : createLogger('runner', undefined, layout(stateDir).runnerLog);
+  const level = logLevelFromEnv('runner', process.env);
+  const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner', level) : createLogger('runner', level, layout(stateDir).runnerLog);
   if (!process.env.AMBIT_RUNNER_QUIET) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
   const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN, mesh: opts.mesh });
   let stopping = false;
@@ -193,7 +195,7 @@ export function clusterDnsCommand(): Command {
       const i = opts.listen.lastIndexOf(':');
       const address = opts.listen.slice(0, i);
       const port = Number(opts.listen.slice(i + 1));
-      const log = createLogger('cluster-dns');
+      const log = createLogger('cluster-dns', logLevelFromEnv('cluster-dns', process.env));
       const dns = await runClusterDns({ storeDir: layout(stateDirOf(opts)).store, listen: { address, port }, records: { nameserver: address }, log });
       log.info({ address: dns.address }, 'cluster DNS serving');
       const stop = () => void dns.close().then(() => process.exit(0));

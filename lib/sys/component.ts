@@ -2,6 +2,7 @@
 // exits 2 with its message), log it once, start (a failure exits 1), and close on SIGTERM/SIGINT
 // (a second signal exits at once).
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../telemetry/log.js';
 
 export interface ComponentSpec<C, R extends { close(): Promise<void> }> {
@@ -50,11 +51,14 @@ export async function runComponent<C, R extends { close(): Promise<void> }>(s: C
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** A commander argument parser that checks a duration flag with the component's own parser. */
-export function durationArg(flag: string, parse: (v: string, flag: string) => unknown): (v: string) => string {
+/**
+ * A commander argument parser that rejects a bad duration flag before anything starts; it keeps
+ * the text, so that the component's config reads it (and knows it came from the flag).
+ */
+export function durationArg(flag: string): (v: string) => string {
   return (v) => {
     try {
-      parse(v, flag);
+      parseDuration(v, flag);
     } catch (e) {
       throw new InvalidArgumentError((e as Error).message);
     }

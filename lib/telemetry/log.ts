@@ -4,9 +4,10 @@ export type { Logger };
 
 /**
  * One structured JSON logger for every component. `component` names the process
- * (control, ztunnel, cni-agent, …) and is on every line.
+ * (control, ztunnel, cni-agent, …) and is on every line. The level comes from the component's
+ * configuration (`--log-level` / `AMBIT_LOG_LEVEL`), never from the environment here.
  */
-export function createLogger(component: string, level: LevelWithSilent = (process.env.AMBIT_LOG_LEVEL as LevelWithSilent) || 'info', file?: string): Logger {
+export function createLogger(component: string, level: LevelWithSilent = 'info', file?: string): Logger {
   const opts = {
     level,
     base: { component },

@@ -54,7 +54,7 @@ t.test('echo request / echo client on a mounted command', async (t) => {
   t.match(text.out, /latency ms: p50 /);
 
   await t.rejects(run(['client', 'http://127.0.0.1:1/', '-c', 'many']), /--connections wants a whole number, got 'many'/);
-  await t.rejects(run(['client', 'http://127.0.0.1:1/', '--duration', 'forever']), /--duration: 'forever' is not a duration/);
+  await t.rejects(run(['client', 'http://127.0.0.1:1/', '--duration', 'forever']), /--duration: "forever" is not a duration/);
   await t.rejects(run(['request', 'http://127.0.0.1:1/', '-H', 'nocolon']), /-H: 'nocolon'/);
 });
 

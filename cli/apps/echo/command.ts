@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { request, runLoad, TransportError, type LoadReport } from './client.js';
+import { parseDuration } from '../../../lib/config/duration.js';
 import { resolveServerConfig, type EchoServerFlags } from './config.js';
 import { startEchoServer } from './server.js';
-import { parseDuration, parseHeaderPair } from './text.js';
+import { parseHeaderPair } from './text.js';
 
 /** Where the commands write; tests pass their own. Exit status goes to process.exitCode. */
 export interface EchoIO {
@@ -58,6 +59,7 @@ export function echoCommand(io: EchoIO = defaultIO): Command {
     .option('--service-version <v>', 'ServiceVersion= in answers (env SERVICE_VERSION or VERSION, else v1)')
     .option('--cluster <name>', 'Cluster= in answers (env CLUSTER)')
     .option('--no-access-log', 'do not log one JSON line per request')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .option('--grace <duration>', 'how long SIGTERM waits for in-flight requests', asDuration('--grace'), 10_000)
     .action(async (o: Omit<EchoServerFlags, 'version'> & { serviceVersion?: string }) => {
       const flags: EchoServerFlags = { ...o };

@@ -1,4 +1,6 @@
 import { hostname as osHostname } from 'node:os';
+import type { LogLevel } from '../../../lib/config/log-level.js';
+import { SettingsReader } from '../../../lib/config/settings.js';
 import type { Logger } from '../../../lib/telemetry/log.js';
 
 /**
@@ -20,8 +22,10 @@ export interface EchoServerConfig {
   version?: string;
   /** `Cluster=`, only printed when set. */
   cluster?: string;
-  /** Access log, one JSON line per request; default createLogger('echo') on stdout. */
+  /** Access log, one JSON line per request; default createLogger('echo', logLevel) on stdout. */
   logger?: Logger;
+  /** The default logger's level; default info. */
+  logLevel?: LogLevel;
   /** Default true; benchmarks may turn it off. */
   accessLog?: boolean;
   /** How long close() lets in-flight requests and connections finish before cutting them; default 10 s. */
@@ -92,18 +96,24 @@ export interface EchoServerFlags {
   cluster?: string;
   accessLog?: boolean;
   grace?: number;
+  logLevel?: string;
 }
 
 /**
  * Flags win, then the environment the Downward API usually provides: `POD_NAME`,
- * `POD_NAMESPACE`, `SERVICE_VERSION` (or `VERSION`), `CLUSTER`.
+ * `POD_NAMESPACE`, `SERVICE_VERSION` (or `VERSION`), `CLUSTER`; the log level from `--log-level`
+ * or `AMBIT_LOG_LEVEL`.
  */
 export function resolveServerConfig(f: EchoServerFlags, env: NodeJS.ProcessEnv): EchoServerConfig {
+  const settings = new SettingsReader(f, env);
+  const logLevel = settings.logLevel();
+  settings.finish('echo server');
   const c: EchoServerConfig = {
     httpPort: parsePortFlag(f.http, '--http'),
     grpcPort: parsePortFlag(f.grpc, '--grpc'),
     tcpPort: parsePortFlag(f.tcp, '--tcp'),
     accessLog: f.accessLog ?? true,
+    logLevel,
   };
   const pick = (flag: string | undefined, ...keys: string[]): string | undefined => flag || keys.map((k) => env[k]).find((v) => v);
   const name = pick(f.name, 'POD_NAME');

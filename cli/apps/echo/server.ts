@@ -78,7 +78,7 @@ function drain(sockets: Set<net.Socket>, graceMs: number): Promise<void> {
 
 export async function startEchoServer(config: EchoServerConfig): Promise<EchoServer> {
   const cfg = applyDefaults(config);
-  const log = config.logger ?? createLogger('echo');
+  const log = config.logger ?? createLogger('echo', config.logLevel);
   const state: EchoState = { ready: true, closing: false };
   const ports: EchoServer['ports'] = {};
   const closers: Array<() => Promise<void>> = [];

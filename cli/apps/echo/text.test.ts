@@ -1,4 +1,5 @@
 import t from 'tap';
+import { parseDuration } from '../../../lib/config/duration.js';
 import { applyDefaults, parsePortFlag, resolveServerConfig } from './config.js';
 import { parseTarget } from './target.js';
 import {
@@ -7,7 +8,6 @@ import {
   echoField,
   grpcPeerAddress,
   parseControls,
-  parseDuration,
   parseEchoText,
   parseHeaderList,
   plainAddress,
@@ -77,13 +77,13 @@ t.test('echoField finds first, middle and last lines', async (t) => {
 t.test('durations', async (t) => {
   const table: Array<[string, number]> = [
     ['250ms', 250],
-    ['250', 250],
     ['1.5s', 1500],
     ['2m', 120_000],
     ['1h', 3_600_000],
+    ['1d', 86_400_000],
   ];
   for (const [input, want] of table) t.equal(parseDuration(input, 'd'), want, input);
-  for (const bad of ['', 'abc', '-1s', '1d']) t.throws(() => parseDuration(bad, '--duration'), /--duration: .* is not a duration/, bad);
+  for (const bad of ['', 'abc', '-1s', '250']) t.throws(() => parseDuration(bad, '--duration'), /--duration: .* is not a duration/, bad);
 });
 
 t.test('controls from query, then headers; errors name the control', async (t) => {

@@ -3,6 +3,7 @@
  * `Key=value` per line (like Istio's test echo), plus the request controls
  * (`?status=`, `?delay=`, `?size=`, `?headers=`) that tests use to shape an answer. Pure.
  */
+import { parseDuration } from '../../../lib/config/duration.js';
 
 /** What the server saw of one request; rendered by {@link buildEchoText}. */
 export interface EchoFacts {
@@ -103,15 +104,6 @@ export function echoField(text: string, key: string): string | undefined {
   }
   const end = text.indexOf('\n', start);
   return text.slice(start, end < 0 ? undefined : end).replace(/\r$/, '');
-}
-
-/** Parses `250ms`, `1.5s`, `2m`, `1h` or a bare number of milliseconds. */
-export function parseDuration(input: string, field: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input);
-  if (!m) throw new Error(`${field}: '${input}' is not a duration (examples: 250ms, 10s, 2m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
 }
 
 /** What a request asks the server to do with its answer. */
