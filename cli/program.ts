@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { echoCommand } from './apps/echo/command.js';
 import { controlCommand } from '../control/main.js';
 import { ztunnelCommand } from '../ztunnel/main.js';
+import { waypointCommand } from '../waypoint/main.js';
 import { cniAgentCommand } from '../cni/main.js';
 import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js';
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
@@ -10,7 +11,7 @@ import { execCommand, logsCommand } from './commands/pods.js';
 export function buildProgram(): Command {
   const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
   program.showHelpAfterError();
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypointCommand(), cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

@@ -5,7 +5,6 @@
 // so the data path depends on what it calls, not on how the engines are made.
 import type { L7Authorization } from '../lib/proto/gen/ambit/l7/v1/authorization_pb.js';
 import type { ConnectionPool, LoadBalancer, OutlierDetection } from '../lib/proto/gen/ambit/l7/v1/destination_pb.js';
-import type { RateLimit } from '../lib/proto/gen/ambit/l7/v1/ratelimit_pb.js';
 
 export interface UpstreamEndpoint {
   id: string;
@@ -83,6 +82,6 @@ export interface PolicyEngines {
   outlier(settings: OutlierDetection): OutlierTracker;
   breaker(limits: ConnectionPool | undefined): Breaker;
   authorize(policies: readonly L7Authorization[], req: L7Request): AuthzDecision;
-  /** The limiter for a set of RateLimit resources (the caller caches it per set). */
-  limiter(policies: readonly RateLimit[]): Limiter;
+  /** The limiter for requests to the service `hostname` (every RateLimit targeting it applies). */
+  limiter(hostname: string): Limiter;
 }

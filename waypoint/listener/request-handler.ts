@@ -6,9 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Destination, Route } from '../../lib/proto/gen/ambit/l7/v1/route_pb.js';
-import type { RateLimit } from '../../lib/proto/gen/ambit/l7/v1/ratelimit_pb.js';
 import type { Logger } from '../../lib/telemetry/log.js';
-import type { L7Request, Limiter, PolicyEngines } from '../engines.js';
+import type { L7Request, PolicyEngines } from '../engines.js';
 import { decideFault } from '../filters/fault.js';
 import { durationMs } from '../filters/duration.js';
 import { mutateHeaders } from '../filters/headers.js';
@@ -76,8 +75,6 @@ function hostOf(authority: string): string {
 }
 
 export class RequestHandler {
-  readonly #limiters = new Map<string, { policies: readonly RateLimit[]; limiter: Limiter }>();
-
   constructor(private readonly d: HandlerDeps) {}
 
   handle(ctx: ConnContext, req: DownstreamRequest, res: DownstreamResponse): void {
@@ -171,7 +168,7 @@ export class RequestHandler {
 
     const limits = this.d.view.rateLimits(hostname);
     if (limits.length > 0) {
-      const rl = await this.#limiter(hostname, limits).check(l7);
+      const rl = await this.d.engines.limiter(hostname).check(l7);
       if (!rl.allowed) {
         const headers = { 'x-ratelimit-limit': String(rl.limit), 'x-ratelimit-remaining': String(rl.remaining), 'x-ratelimit-reset': String(rl.resetSeconds), 'x-envoy-ratelimited': 'true' };
         return reply(429, 'Too Many Requests', { flags: ['RL'], headers });
@@ -361,13 +358,5 @@ export class RequestHandler {
         picked.done('connect-failure');
       },
     );
-  }
-
-  #limiter(hostname: string, policies: readonly RateLimit[]): Limiter {
-    const cur = this.#limiters.get(hostname);
-    if (cur && cur.policies.length === policies.length && cur.policies.every((p, i) => p === policies[i])) return cur.limiter;
-    const limiter = this.d.engines.limiter(policies);
-    this.#limiters.set(hostname, { policies, limiter });
-    return limiter;
   }
 }

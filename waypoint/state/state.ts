@@ -120,6 +120,11 @@ export class WaypointState implements WaypointView {
     return [...this.#limits.values()].filter((p) => appliesTo(p.targets, this.waypoint, hostname));
   }
 
+  /** Every RateLimit targeting this waypoint (the rate limiter keeps its buckets across updates). */
+  allRateLimits(): RateLimit[] {
+    return [...this.#limits.values()];
+  }
+
   // === for admin ===
 
   counts(): StateCounts {
