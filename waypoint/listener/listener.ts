@@ -158,6 +158,9 @@ export class WaypointListener {
         this.#stats.http1++;
         this.#ctx.set(inner, ctx);
         this.#http1.emit('connection', inner);
+        // sniff() paused the socket, and a 'data' listener does not resume an explicitly paused
+        // stream; the HTTP/2 session reads on 'readable' instead and needs no resume.
+        inner.resume();
       }
     })().catch((e: unknown) => {
       this.d.log.warn({ authority: r.authority, err: (e as Error).message }, 'waypoint: tunnel failed');
