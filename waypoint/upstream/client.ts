@@ -55,7 +55,18 @@ export function classifyError(e: unknown, where: string): UpstreamError {
   return new UpstreamError('reset', msg, { cause: e });
 }
 
-/** An agent whose connections are HBONE tunnels; TCP options make no sense on them. */
+type SocketLike = Duplex & { ref?: () => unknown; unref?: () => unknown; setKeepAlive?: () => unknown };
+
+/** What the agent calls on a socket it parks or reuses; a tunnel has no TCP options, so no-ops. */
+function socketLike(s: Duplex): Duplex {
+  const d = s as SocketLike;
+  d.ref ??= () => d;
+  d.unref ??= () => d;
+  d.setKeepAlive ??= () => d;
+  return d;
+}
+
+/** An agent whose connections are HBONE tunnels. */
 class TunnelAgent extends http.Agent {
   constructor(
     private readonly open: () => Promise<Duplex>,
@@ -66,17 +77,12 @@ class TunnelAgent extends http.Agent {
 
   override createConnection(_o: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex | null | undefined {
     this.open().then(
-      (s) => cb?.(null, s),
+      (s) => cb?.(null, socketLike(s)),
       (e: Error) => cb?.(e, undefined as unknown as Duplex),
     );
     return undefined;
   }
 
-  override keepSocketAlive(): boolean {
-    return true;
-  }
-
-  override reuseSocket(): void {}
 }
 
 interface H2Entry {
