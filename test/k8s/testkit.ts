@@ -41,8 +41,11 @@ export interface Binaries {
   helm: string;
 }
 
-/** Where test/k8s/setup puts the pinned binaries; throws, naming what is missing, if it has not run. */
-export function binaries(): Binaries {
+/**
+ * Where test/k8s/setup puts the pinned binaries; throws, naming what is missing, if it has not
+ * run. `need`: the binaries the caller runs (default all).
+ */
+export function binaries(need: ReadonlyArray<keyof Binaries> = ['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubectl', 'helm']): Binaries {
   const root = repoRoot();
   const versions = JSON.parse(readFileSync(join(root, 'test', 'k8s', 'versions.json'), 'utf8')) as { kubernetes: string; etcd: string; helm: string };
   const cache = join(process.env.AMBIT_CACHE ?? '/var/cache/ambit', 'k8s');
@@ -54,7 +57,7 @@ export function binaries(): Binaries {
     kubectl: join(kube, 'kubectl'),
     helm: join(cache, `helm-${versions.helm}`, 'bin', 'helm'),
   };
-  const missing = Object.values(b).filter((p) => {
+  const missing = need.map((k) => b[k]).filter((p) => {
     try {
       accessSync(p, constants.X_OK);
       return false;
@@ -252,7 +255,7 @@ export class TestCluster {
   readonly times: StartTimes = { certs: 0, etcd: 0, apiserver: 0 };
 
   constructor() {
-    this.bins = binaries();
+    this.bins = binaries(['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubectl']);
     this.dir = mkdtempSync(join(tmpdir(), `ambit-k8s-${process.pid}-`));
   }
 
