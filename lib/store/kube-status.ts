@@ -27,6 +27,30 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A StoreError that keeps the server's Status, for callers that look at its causes. */
+export class KubeStoreError extends StoreError {
+  constructor(
+    code: StoreErrorCode,
+    message: string,
+    readonly status: KubeStatus,
+  ) {
+    super(code, message);
+  }
+}
+
+/**
+ * The field managers a server-side apply conflicted with, from the Status causes
+ * (`conflict with "kubectl" using v1`, `conflict with "ambit" with subresource "status" using v1`).
+ */
+export function conflictingManagers(st: KubeStatus): string[] {
+  const out = new Set<string>();
+  for (const c of st.details?.causes ?? []) {
+    const m = /^conflict with "([^"]+)"/.exec(c.message ?? '');
+    if (m?.[1]) out.add(m[1]);
+  }
+  return [...out];
+}
+
 export function isStatus(v: unknown): v is KubeStatus {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'Status';
 }
@@ -46,7 +70,7 @@ export function errorFromStatus(httpStatus: number, body: unknown, what: string)
     const hint = code === 'Conflict' && /^Apply failed/.test(message)
       ? 'another field manager owns these fields: change them through it, or apply with force to take them over'
       : HINTS[code];
-    return new StoreError(code, hint ? `${message}; ${hint}` : message);
+    return new KubeStoreError(code, hint ? `${message}; ${hint}` : message, st);
   }
   const hint =
     httpStatus === 401 ? 'the kubeconfig’s credentials were refused; check the user in the current context'

@@ -12,7 +12,7 @@ import type { BackoffOptions } from '../xds/types.js';
 import { validateBackoff } from '../xds/backoff.js';
 import { KubeClient } from './kube-client.js';
 import { labelSelectorText, resourcePath } from './kube-paths.js';
-import { isStatus } from './kube-status.js';
+import { conflictingManagers, isStatus, KubeStoreError } from './kube-status.js';
 import { KubeWatch } from './kube-watch.js';
 import { kindInfo, resourceName } from './kinds.js';
 import { isPlainObject, objectRef } from './objects.js';
@@ -128,10 +128,7 @@ export class KubeStore implements ClusterStore {
     const body = forServer(obj, true);
     const { status, ...main } = body;
     const path = resourcePath(obj, { namespace: body.metadata.namespace, name: body.metadata.name });
-    let out = normalize(
-      await this.client.request<KubeObject>({ method: 'PATCH', path, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: opts.force ?? this.opts.forceApply ?? false }, body: main }),
-      obj,
-    );
+    let out = normalize(await this.serverSideApply(path, main, opts.force), obj);
     if (status !== undefined) {
       const partial = { apiVersion: body.apiVersion, kind: body.kind, metadata: { name: body.metadata.name, ...(body.metadata.namespace ? { namespace: body.metadata.namespace } : {}) }, status };
       out = await this.writeStatus(keyOf(out), partial, 'apply', opts.force);
@@ -170,12 +167,7 @@ export class KubeStore implements ClusterStore {
     const main = resourcePath(key, key);
     if (!this.noStatusSubresource.has(resource)) {
       try {
-        return how === 'merge'
-          ? await this.mergePatch(key, `${main}/status`, body)
-          : normalize(
-              await this.client.request<KubeObject>({ method: 'PATCH', path: `${main}/status`, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: force ?? this.opts.forceApply ?? false }, body }),
-              key,
-            );
+        return how === 'merge' ? await this.mergePatch(key, `${main}/status`, body) : normalize(await this.serverSideApply(`${main}/status`, body, force), key);
       } catch (err) {
         // A 404 from /status for an object that exists means the resource has no status subresource.
         if (!(err instanceof StoreError && err.code === 'NotFound') || !(await this.get(key))) throw err;
@@ -184,10 +176,26 @@ export class KubeStore implements ClusterStore {
       }
     }
     if (how === 'merge') return this.mergePatch(key, main, body);
-    return normalize(
-      await this.client.request<KubeObject>({ method: 'PATCH', path: main, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: force ?? this.opts.forceApply ?? false }, body }),
-      key,
-    );
+    return normalize(await this.serverSideApply(main, body, force), key);
+  }
+
+  /**
+   * A server-side apply. The store's own merge patches and creates are recorded as the same
+   * manager's `Update`s, which apply counts as another owner; a conflict with nobody but this
+   * manager is taken over, so the store never conflicts with itself.
+   */
+  private async serverSideApply(path: string, body: unknown, force: boolean | undefined): Promise<KubeObject> {
+    const send = (f: boolean): Promise<KubeObject> =>
+      this.client.request<KubeObject>({ method: 'PATCH', path, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: f }, body });
+    const f = force ?? this.opts.forceApply ?? false;
+    try {
+      return await send(f);
+    } catch (err) {
+      if (f || !(err instanceof KubeStoreError) || err.code !== 'Conflict') throw err;
+      const others = conflictingManagers(err.status);
+      if (others.length === 0 || others.some((m) => m !== this.fieldManager)) throw err;
+      return send(true);
+    }
   }
 
   /**

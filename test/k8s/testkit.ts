@@ -225,11 +225,22 @@ function adminGet(dir: string, port: number, path: string): Promise<{ status: nu
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 export interface Apiserver {
+  name: string;
+  opts: ApiserverOptions;
   port: number;
   server: string;
   /** A kubeconfig for this apiserver with the admin (system:masters) user. */
   kubeconfig: string;
   proc: Proc;
+}
+
+export interface ApiserverOptions {
+  /**
+   * false: serve every watch from etcd (`--watch-cache=false`). With its watch cache an apiserver
+   * answers a watch from a version older than the cache with the current objects instead of 410
+   * Gone; from etcd, a compacted version is Gone, which is how a long-lived watch meets it.
+   */
+  watchCache?: boolean;
 }
 
 export interface StartOptions {
@@ -331,7 +342,7 @@ export class TestCluster {
     }
   }
 
-  private async launchApiserver(port: number, name: string): Promise<Apiserver> {
+  private async launchApiserver(port: number, name: string, opts: ApiserverOptions = {}): Promise<Apiserver> {
     const d = this.dir;
     const proc = new Proc(name, join(d, `${name}.log`), this.bins.kubeApiserver, [
       `--etcd-servers=${this.etcdUrl}`,
@@ -351,12 +362,13 @@ export class TestCluster {
       '--profiling=false',
       '--allow-privileged=true',
       `--cert-dir=${join(d, `${name}-certs`)}`,
+      ...(opts.watchCache === false ? ['--watch-cache=false'] : []),
     ]);
     const server = `https://127.0.0.1:${port}`;
     await until(`${name} /readyz`, 60_000, async () => ((await adminGet(d, port, '/readyz')).status === 200 ? true : undefined), proc);
     const kubeconfig = join(d, `${name}.kubeconfig`);
     writeKubeconfig(kubeconfig, d, server);
-    return { port, server, kubeconfig, proc };
+    return { name, opts, port, server, kubeconfig, proc };
   }
 
   private async startControllerManager(): Promise<void> {
@@ -378,21 +390,24 @@ export class TestCluster {
       (await adminGet(d, this.main.port, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200 ? true : undefined, proc);
   }
 
-  /** Stops the main apiserver (SIGTERM, then SIGKILL); etcd and the data stay. */
-  async stopApiserver(graceMs = 5_000): Promise<void> {
-    await this.main.proc.stop(graceMs);
+  /** Stops an apiserver, the main one by default (SIGTERM, then SIGKILL); etcd and the data stay. */
+  async stopApiserver(a: Apiserver = this.main, graceMs = 5_000): Promise<void> {
+    await a.proc.stop(graceMs);
   }
 
-  /** Starts the main apiserver again (stopping it first if it runs) on the same port, with the same data. */
-  async startApiserver(): Promise<void> {
-    const old = this.main;
-    await old.proc.stop();
-    this.apiservers[0] = await this.launchApiserver(old.port, 'kube-apiserver');
+  /**
+   * Starts an apiserver again (stopping it first if it runs) on the same port with the same
+   * options and data; the Apiserver object is updated in place, so kubeconfigs stay valid.
+   */
+  async startApiserver(a: Apiserver = this.main): Promise<void> {
+    await a.proc.stop();
+    const next = await this.launchApiserver(a.port, a.name, a.opts);
+    a.proc = next.proc;
   }
 
-  /** A second apiserver on the same etcd: to change objects while the main one is down. */
-  async addApiserver(): Promise<Apiserver> {
-    const a = await this.launchApiserver(await freePort(), `kube-apiserver-${this.apiservers.length + 1}`);
+  /** Another apiserver on the same etcd: to change objects while the main one is down, or to watch without a watch cache. */
+  async addApiserver(opts: ApiserverOptions = {}): Promise<Apiserver> {
+    const a = await this.launchApiserver(await freePort(), `kube-apiserver-${this.apiservers.length + 1}`, opts);
     this.apiservers.push(a);
     return a;
   }
