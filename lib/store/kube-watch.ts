@@ -97,6 +97,12 @@ export class KubeWatch implements Watch {
   }
 
   private async run(): Promise<void> {
+    // Documented as opaque, but every etcd-backed server's resourceVersion is etcd's decimal
+    // revision, and a malformed one gets a 500 that would be retried forever.
+    if (this.rv !== undefined && !/^\d+$/.test(this.rv)) {
+      await Promise.resolve();
+      return this.fail(new StoreError('Invalid', `watch of ${this.src.what}: resourceVersion "${this.rv}" is not a number; pass one from a list or an event`));
+    }
     let attempt = 0;
     let needList = this.informer;
     while (!this.closed) {
