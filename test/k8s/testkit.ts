@@ -9,7 +9,7 @@
  * with a message saying to run it.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, accessSync, constants, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, accessSync, constants, openSync, closeSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,9 +144,26 @@ class Proc {
 }
 
 const live = new Set<Proc>();
+const liveDirs = new Set<string>();
+// A test process that ends without its teardown (tap's timeout exits it) still takes its
+// processes (also killed by the kernel through --pdeathsig) and its files with it.
 process.once('exit', () => {
   for (const p of live) p.child.kill('SIGKILL');
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** Removes the temp dirs of test processes that died without cleaning up (SIGKILL, a crash). */
+function sweepStaleDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^ambit-k8s-(\d+)-/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, proc?: Proc): Promise<T> {
   const deadline = performance.now() + timeoutMs;
@@ -267,7 +284,9 @@ export class TestCluster {
 
   constructor() {
     this.bins = binaries(['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubectl']);
+    sweepStaleDirs();
     this.dir = mkdtempSync(join(tmpdir(), `ambit-k8s-${process.pid}-`));
+    liveDirs.add(this.dir);
   }
 
   /** The first apiserver, which `kubeconfig` and `kc` talk to. */
@@ -446,6 +465,7 @@ export class TestCluster {
     await Promise.all(this.apiservers.map((a) => a.proc.stop()));
     await this.etcd?.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 }
 
