@@ -6,7 +6,7 @@
  * resources' and newer API fields) and drops the `null`s a merge patch deletes with.
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { errorFromStatus, KubeApiError } from './kube-status.js';
 import { queryString } from './kube-paths.js';
@@ -28,6 +28,8 @@ export interface KubeClientOptions {
 
 export class KubeClient {
   private readonly timeoutMs: number;
+  /** One keep-alive agent while the TLS credentials stay the same (the library makes one per request). */
+  private agent?: { credentials: string; agent: HttpsAgent };
 
   constructor(
     readonly kc: KubeConfig,
@@ -40,6 +42,37 @@ export class KubeClient {
   /** The API server's URL, from the current context. */
   get server(): string {
     return this.kc.getCurrentCluster()?.server ?? '';
+  }
+
+  /** Ends the kept-alive connections. */
+  close(): void {
+    this.agent?.agent.destroy();
+    this.agent = undefined;
+  }
+
+  /**
+   * Reuses connections: TLS handshakes were most of a request's time. Credentials are read again
+   * for every request (files rotate), and a change of them gets a new agent. A proxy's agent is
+   * the library's own.
+   */
+  private agentFor(opts: RequestOptions): RequestOptions['agent'] {
+    if (this.kc.getCurrentCluster()?.proxyUrl) return opts.agent;
+    const tls = opts as { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
+    const text = (v: unknown): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('base64') : String(v));
+    const credentials = [tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map(text).join('|');
+    if (this.agent?.credentials !== credentials) {
+      this.agent?.agent.destroy();
+      const agent = new HttpsAgent({
+        keepAlive: true,
+        ...(tls.ca !== undefined ? { ca: tls.ca as Buffer } : {}),
+        ...(tls.cert !== undefined ? { cert: tls.cert as Buffer } : {}),
+        ...(tls.key !== undefined ? { key: tls.key as Buffer } : {}),
+        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+      });
+      this.agent = { credentials, agent };
+    }
+    return this.agent.agent;
   }
 
   async request<T>(req: KubeRequest): Promise<T> {
@@ -55,6 +88,7 @@ export class KubeClient {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     // An agent made for https cannot carry a plain-http request.
     if (url.protocol === 'http:') delete opts.agent;
+    else opts.agent = this.agentFor(opts);
     const { status, text, type } = await new Promise<{ status: number; text: string; type: string }>((resolve, reject) => {
       const r = send(url, opts, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];

@@ -253,6 +253,7 @@ export class KubeStore implements ClusterStore {
     this.closed = true;
     for (const w of [...this.watches]) w.close();
     this.watches.clear();
+    this.client.close();
   }
 }
 
