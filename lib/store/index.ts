@@ -3,7 +3,7 @@
  * root calls `openStore`.
  */
 import { FileStore, type FileStoreOptions } from './file.js';
-import { loadKubeConfig, type KubeTarget } from './kube-config.js';
+import { kubeConfigSource, loadKubeConfig, type KubeTarget } from './kube-config.js';
 import { KubeStore, type KubeStoreOptions } from './kube.js';
 import type { ClusterStore } from './types.js';
 
@@ -31,5 +31,7 @@ export type StoreTarget = string | { dir: string } | ({ kube: true } & KubeTarge
 export function openStore(target: StoreTarget, opts: FileStoreOptions & KubeStoreOptions = {}): ClusterStore {
   if (typeof target === 'string') return new FileStore(target, opts);
   if ('dir' in target) return new FileStore(target.dir, opts);
+  // Missing files fail here; the kubeconfig (and the Kubernetes client library) load in the background.
+  kubeConfigSource(target);
   return new KubeStore(loadKubeConfig(target), opts);
 }

@@ -28,20 +28,33 @@ export interface KubeClientOptions {
 
 export class KubeClient {
   private readonly timeoutMs: number;
+  private readonly kc: Promise<KubeConfig>;
+  private serverUrl = '';
   /** One keep-alive agent while the TLS credentials stay the same (the library makes one per request). */
   private agent?: { credentials: string; agent: HttpsAgent };
 
-  constructor(
-    readonly kc: KubeConfig,
-    opts: KubeClientOptions = {},
-  ) {
+  /** `config` may still be loading (openStore loads it in the background); requests wait for it. */
+  constructor(config: KubeConfig | Promise<KubeConfig>, opts: KubeClientOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster: set current-context to a context whose cluster has a server');
+    const check = (kc: KubeConfig): KubeConfig => {
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error('kubeconfig has no current cluster: set current-context to a context whose cluster has a server');
+      this.serverUrl = cluster.server;
+      return kc;
+    };
+    this.kc = config instanceof Promise ? config.then(check) : Promise.resolve(check(config));
+    // A kubeconfig that fails to load fails every request; it is not an unhandled rejection.
+    this.kc.catch(() => undefined);
   }
 
-  /** The API server's URL, from the current context. */
+  /** The kubeconfig, once loaded. */
+  config(): Promise<KubeConfig> {
+    return this.kc;
+  }
+
+  /** The API server's URL, from the current context ('' until the kubeconfig is loaded). */
   get server(): string {
-    return this.kc.getCurrentCluster()?.server ?? '';
+    return this.serverUrl;
   }
 
   /** Ends the kept-alive connections. */
@@ -55,8 +68,8 @@ export class KubeClient {
    * for every request (files rotate), and a change of them gets a new agent. A proxy's agent is
    * the library's own.
    */
-  private agentFor(opts: RequestOptions): RequestOptions['agent'] {
-    if (this.kc.getCurrentCluster()?.proxyUrl) return opts.agent;
+  private agentFor(kc: KubeConfig, opts: RequestOptions): RequestOptions['agent'] {
+    if (kc.getCurrentCluster()?.proxyUrl) return opts.agent;
     const tls = opts as { ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string };
     const text = (v: unknown): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('base64') : String(v));
     const credentials = [tls.ca, tls.cert, tls.key, tls.rejectUnauthorized, tls.servername].map(text).join('|');
@@ -76,10 +89,11 @@ export class KubeClient {
   }
 
   async request<T>(req: KubeRequest): Promise<T> {
+    const kc = await this.kc;
     const url = new URL(this.server.replace(/\/+$/, '') + req.path + queryString(req.query ?? {}));
     const what = `${req.method} ${req.path}`;
     const opts: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    await kc.applyToHTTPSOptions(opts);
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: OutgoingHttpHeaders = { ...(opts.headers as OutgoingHttpHeaders | undefined), accept: 'application/json' };
     if (body) Object.assign(headers, { 'content-type': req.contentType ?? 'application/json', 'content-length': body.length });
@@ -88,7 +102,7 @@ export class KubeClient {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     // An agent made for https cannot carry a plain-http request.
     if (url.protocol === 'http:') delete opts.agent;
-    else opts.agent = this.agentFor(opts);
+    else opts.agent = this.agentFor(kc, opts);
     const { status, text, type } = await new Promise<{ status: number; text: string; type: string }>((resolve, reject) => {
       const r = send(url, opts, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];

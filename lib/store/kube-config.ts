@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { clientNode } from './kube-lib.js';
 
 export interface KubeTarget {
   /** A kubeconfig file; without it `$KUBECONFIG`, the in-cluster service account, `~/.kube/config`. */
@@ -38,8 +39,9 @@ export function kubeConfigSource(target: KubeTarget, env: NodeJS.ProcessEnv = pr
   throw new Error('no Kubernetes credentials: pass a kubeconfig file, set KUBECONFIG, or run in a pod with a service account');
 }
 
-export function loadKubeConfig(target: KubeTarget = {}, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export async function loadKubeConfig(target: KubeTarget = {}, env: NodeJS.ProcessEnv = process.env): Promise<KubeConfig> {
   const src = kubeConfigSource(target, env);
+  const { KubeConfig } = await clientNode();
   const kc = new KubeConfig();
   if (src.type === 'in-cluster') {
     kc.loadFromCluster();

@@ -6,7 +6,8 @@
  * the difference (kube-view.ts). From a caller's resourceVersion, 410 Gone ends it through
  * `onError`, as on the File back end: only the caller knows what it had listed.
  */
-import { Watch as StreamWatch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { clientNode } from './kube-lib.js';
 import type { Logger } from '../telemetry/log.js';
 import { backoffDelay } from '../xds/backoff.js';
 import type { BackoffOptions } from '../xds/types.js';
@@ -27,7 +28,7 @@ export interface KubeWatchStats {
 }
 
 export interface KubeWatchSource {
-  kc: KubeConfig;
+  config(): Promise<KubeConfig>;
   /** What the watch is of, for messages: `pods in demo`. */
   what: string;
   /** The collection path, e.g. `/api/v1/namespaces/demo/pods`. */
@@ -200,7 +201,9 @@ export class KubeWatch implements Watch {
         if (err && !ended) return reject(err instanceof Error ? err : new KubeApiError(0, 'Unavailable', String(err)));
         resolve(progressed);
       };
-      new StreamWatch(this.src.kc).watch(this.src.path, query, onLine, onDone).then(
+      Promise.all([this.src.config(), clientNode()])
+        .then(([kc, { Watch }]) => new Watch(kc).watch(this.src.path, query, onLine, onDone))
+        .then(
         (c) => {
           controller = c;
           if (ended || this.closed) c.abort();

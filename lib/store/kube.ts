@@ -57,11 +57,12 @@ export class KubeStore implements ClusterStore {
   private readonly noStatusSubresource = new Set<string>();
   private closed = false;
 
+  /** `config` may still be loading (openStore loads it in the background); calls wait for it. */
   constructor(
-    readonly kc: KubeConfig,
+    config: KubeConfig | Promise<KubeConfig>,
     private readonly opts: KubeStoreOptions = {},
   ) {
-    this.client = new KubeClient(kc, opts.requestTimeoutMs !== undefined ? { timeoutMs: opts.requestTimeoutMs } : {});
+    this.client = new KubeClient(config, opts.requestTimeoutMs !== undefined ? { timeoutMs: opts.requestTimeoutMs } : {});
     this.log = opts.logger ?? silentLogger();
     this.fieldManager = opts.fieldManager ?? 'ambit';
     this.backoff = validateBackoff(opts.backoff ?? { initialMs: 250, maxMs: 10_000, multiplier: 2, jitter: 0.2 });
@@ -231,7 +232,7 @@ export class KubeStore implements ClusterStore {
     const namespace = info.namespaced ? opts.namespace : undefined;
     const w: KubeWatch = new KubeWatch(
       {
-        kc: this.kc,
+        config: () => this.client.config(),
         what: `${resourceName(info)}${namespace ? ` in ${namespace}` : ''}`,
         path: resourcePath(kind, { namespace }),
         labelSelector: labelSelectorText(opts.labelSelector),
