@@ -165,6 +165,10 @@ export class KubeWatch implements Watch {
       };
       this.abortStream = abort;
       this.stats.streams++;
+      // The server ends a stream after timeoutSeconds; one still open well after that is from a
+      // server or path that silently died (TCP keep-alive alone takes many minutes to notice).
+      const stall = setTimeout(abort, (this.src.streamTimeoutSeconds + 30) * 1000);
+      stall.unref();
       const query = {
         resourceVersion: this.rv,
         allowWatchBookmarks: true,
@@ -193,6 +197,7 @@ export class KubeWatch implements Watch {
         if (seen) this.deliver(seen);
       };
       const onDone = (err: unknown): void => {
+        clearTimeout(stall);
         this.abortStream = undefined;
         if (failure) return reject(failure);
         if (this.closed) return resolve(progressed);

@@ -178,6 +178,22 @@ t.test('watch filters: namespace and label selector transitions', async (t) => {
   t.same(c.summary, ['ADDED a', 'ADDED b', 'DELETED a', 'MODIFIED b'], 'starts matching: ADDED; stops: DELETED');
 });
 
+t.test('streams the server ends after timeoutSeconds are renewed without losing or repeating events', async (t) => {
+  await s.create({ ...NS, metadata: { name: 'renew' } });
+  const short = new KubeStore(cluster.kubeConfig(), { watchStreamSeconds: 1 });
+  t.teardown(() => short.close());
+  const c = new Collector();
+  const w = short.watch(CM, { namespace: 'renew' }, c.push);
+  for (let i = 0; i < 6; i++) {
+    await s.create(cm(`o${i}`, 'renew'));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await c.until(() => mine(c).length >= 6);
+  t.same(mine(c), [0, 1, 2, 3, 4, 5].map((i) => `ADDED o${i}`));
+  t.ok(w.stats.streams >= 3, `streams were renewed (${JSON.stringify(w.stats)})`);
+  t.equal(w.stats.lists, 1, 'renewing a stream is not a re-list');
+});
+
 t.test('watch from a resourceVersion; a too-old or malformed one ends through onError', async (t) => {
   await s.create({ ...NS, metadata: { name: 'rv' } });
   await s.create(cm('a', 'rv'));
