@@ -81,13 +81,13 @@ t.test('global limits in Redis', async (t) => {
 
     await redis.stop();
     await sleep(50);
-    let slowest = 0;
+    const took: number[] = [];
     let through = 0;
     let refused = 0;
     for (let i = 0; i < 50; i++) {
       const o = await timed(() => open.check(HOST, req));
       const c = await timed(() => closed.check(HOST, req));
-      slowest = Math.max(slowest, o.ms, c.ms);
+      took.push(o.ms, c.ms);
       if (o.value.allowed) through++;
       if (!c.value.allowed) refused++;
       if (i === 0) {
@@ -97,7 +97,11 @@ t.test('global limits in Redis', async (t) => {
     }
     t.equal(through, 50, 'fail open: every request through');
     t.equal(refused, 50, 'fail closed: every request refused');
-    t.ok(slowest < 50, `each decision took at most ${slowest.toFixed(1)}ms`);
+    took.sort((a, b) => a - b);
+    const median = took[took.length >> 1] ?? 0;
+    const slowest = took[took.length - 1] ?? 0;
+    t.ok(median < 5, `decisions take no time while Redis is known down (median ${median.toFixed(2)}ms)`);
+    t.ok(slowest < 90, `none waited for the 100ms timeout (slowest ${slowest.toFixed(1)}ms)`);
 
     await redis.restart();
     const deadline = Date.now() + 5000;
@@ -125,6 +129,6 @@ t.test('a Redis that never came up costs at most the timeout once, then nothing'
   await sleep(20);
   const later = await timed(() => rl.check(HOST, req));
   t.equal(later.value.allowed, false);
-  t.ok(later.ms < 20, `later calls fail at once (${later.ms.toFixed(1)}ms)`);
+  t.ok(later.ms < 50, `later calls fail at once, not after the 100ms timeout (${later.ms.toFixed(1)}ms)`);
   t.match(rl.redisStatus(), [{ address, ready: false }], 'status shows the connection down');
 });
