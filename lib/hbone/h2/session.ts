@@ -183,8 +183,8 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameSink {
   /** Client: opens a stream with `headers`; CONNECT needs only :method and :authority. */
   request(headers: OutgoingHttpHeaders, opts: { endStream?: boolean } = {}): H2Stream {
     if (this.role !== 'client') throw new H2SessionError('ERR_HTTP2_INVALID_SESSION', 'HTTP/2: only a client session opens streams');
-    if (this.destroyed || this.closed) throw new H2SessionError('ERR_HTTP2_INVALID_SESSION', 'HTTP/2 session is closed: open a new connection');
     if (this.goawayReceived) throw new H2SessionError('ERR_HTTP2_GOAWAY_SESSION', 'HTTP/2 session received GOAWAY: open a new connection');
+    if (this.destroyed || this.closed) throw new H2SessionError('ERR_HTTP2_INVALID_SESSION', 'HTTP/2 session is closed: open a new connection');
     if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
       throw new H2SessionError('ERR_HTTP2_OUT_OF_STREAMS', `HTTP/2 peer allows ${this.remoteSettings.maxConcurrentStreams} concurrent streams, all in use`);
     }
