@@ -395,10 +395,9 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameSink {
     this.pings.clear();
     this.flush();
     const sock = this.socket;
-    if (sock.destroyed) {
-      process.nextTick(() => this.emitClose());
-      return;
-    }
+    // As node:http2 does, the session is closed for its users now; the socket finishes on its own.
+    process.nextTick(() => this.emitClose());
+    if (sock.destroyed) return;
     // Let the GOAWAY and TLS close_notify leave, then make sure the socket is gone.
     if (sock.writable) sock.end(() => sock.destroy());
     else sock.destroy();
@@ -674,9 +673,10 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameSink {
     const code = p.readUInt32BE(0);
     s.rstCode = code;
     this.forget(s);
-    // NO_ERROR ends the stream without blame (e.g. after a complete answer); anything else is an error.
-    if (code === ErrorCode.NO_ERROR) {
-      if (!s.remoteEnded) s.push(null);
+    // NO_ERROR (after a complete answer) and CANCEL (the peer gave up) end the stream without an
+    // 'error', as node:http2 and ztunnel treat them; rstCode tells why. Other codes are errors.
+    if (code === ErrorCode.NO_ERROR || code === ErrorCode.CANCEL) {
+      if (code === ErrorCode.NO_ERROR && !s.remoteEnded) s.push(null);
       s.destroy();
     } else s.destroy(new H2StreamResetError(s.id, code, 'peer'));
   }
