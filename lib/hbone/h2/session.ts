@@ -152,6 +152,9 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameSink {
     this.queue(settingsFrame(settingsToList(this.localSettings, opts.role)));
     if (connWindow > DEFAULT_WINDOW) this.queue(windowUpdateFrame(0, connWindow - DEFAULT_WINDOW));
 
+    // Frames are already gathered into one write per turn; Nagle would only hold back the small
+    // ones (WINDOW_UPDATE, PING ACK, a 1 KiB DATA) for a delayed ACK.
+    (socket as { setNoDelay?(on: boolean): unknown }).setNoDelay?.(true);
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onSocketError);
