@@ -95,6 +95,19 @@ async function measure(c: TestCluster, side: Side, out: Sample, mesh: boolean): 
   await idleConnections(c, side, out, mesh);
 }
 
+/** One tunnel in one process (test/bench/tunnel.ts), in a child of its own. */
+function tunnelBench(): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, 'tunnel.js'), '--json', '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`test/bench/tunnel.js exited with ${code}`));
+      resolve((JSON.parse(out.trim().split('\n').pop()!) as { rows: Row[] }).rows);
+    });
+  });
+}
+
 function controlPlaneBench(): Promise<string> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(here, 'control.js'), '--workloads', '10000', '--services', '1000', '--clients', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
   rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop)', ztunnel: m(mesh, 'cpuPer1k') });
   rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections)', ztunnel: m(mesh, 'perConnKiB') });
   rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
+  if (!process.env.BENCH_SKIP_TUNNEL) rows.push(...(await tunnelBench()));
   const control = process.env.BENCH_SKIP_CONTROL ? '' : await controlPlaneBench();
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });

@@ -234,14 +234,19 @@ export async function tunnelRows(rounds = 3): Promise<Row[]> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // `--json [--rounds N]`: the rows for run.ts as one JSON line; otherwise the named kinds, readable.
   const args = process.argv.slice(2);
-  const kinds = args.length ? (args as TunnelKind[]) : TUNNEL_KINDS;
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
-  measureTunnels(kinds, rounds).then(
-    (figs) => {
-      for (const [k, f] of figs) console.log(`${LABELS[k].padEnd(40)} bulk ${median(f.gbps).toFixed(2)} Gb/s   ping-pong p50 ${median(f.p50).toFixed(3)} ms  p99 ${median(f.p99).toFixed(3)} ms`);
-      process.exit(0);
-    },
+  const json = args.includes('--json');
+  const ri = args.indexOf('--rounds');
+  const rounds = ri >= 0 ? Number(args[ri + 1]) : Number(process.env.BENCH_ROUNDS ?? (json ? 3 : 1));
+  const named = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--rounds') as TunnelKind[];
+  const work = json
+    ? tunnelRows(rounds).then((rows) => console.log(JSON.stringify({ rows })))
+    : measureTunnels(named.length ? named : TUNNEL_KINDS, rounds).then((figs) => {
+        for (const [k, f] of figs) console.log(`${LABELS[k].padEnd(40)} bulk ${median(f.gbps).toFixed(2)} Gb/s   ping-pong p50 ${median(f.p50).toFixed(3)} ms  p99 ${median(f.p99).toFixed(3)} ms`);
+      });
+  work.then(
+    () => process.exit(0),
     (e: unknown) => {
       console.error(e);
       process.exit(1);
