@@ -80,9 +80,11 @@ export class H2SessionError extends Error {
 }
 
 const DEFAULT_MAX_SEND_BUFFER = 256 << 10;
-const DEFAULT_MAX_DATA_FRAME = 64 << 10;
+const DEFAULT_MAX_DATA_FRAME = 65536;
 /** Frames whose payload is smaller than this are copied next to their header; larger ones are sent as slices. */
 const COPY_BELOW = 4096;
+/** A turn's frames up to this size are joined into one buffer; larger batches are written corked. */
+const COALESCE_BELOW = 16_384;
 
 interface HeaderBlock {
   streamId: number;
@@ -253,11 +255,19 @@ export class H2Session extends EventEmitter implements StreamOwner, FrameSink {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
     if (!this.socket.writable || this.socket.destroyed) return;
-    this.socket.write(data);
+    if (out.length === 1 || bytes <= COALESCE_BELOW) {
+      this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
+    } else {
+      // Large DATA payloads go down as they are: one corked writev, no copy on the JS heap.
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
     if (this.socket.writableLength >= this.maxSendBuffer) this.socketBlocked = true;
   };
 
