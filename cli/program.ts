@@ -6,12 +6,18 @@ import { cniAgentCommand } from '../cni/main.js';
 import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js';
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
 import { execCommand, logsCommand } from './commands/pods.js';
+import { addWaypointCommands } from './commands/waypoint.js';
 
 export function buildProgram(): Command {
   const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
   program.showHelpAfterError();
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), cniAgentCommand(), clusterDnsCommand(), waypointCommand()]) {
     program.addCommand(c);
   }
   return program;
+}
+
+/** `ambit waypoint`: apply, list and delete waypoints of the local cluster. */
+function waypointCommand(): Command {
+  return addWaypointCommands(new Command('waypoint').description('manage waypoints: apply, list, delete'));
 }
