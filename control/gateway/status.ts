@@ -74,7 +74,7 @@ export function gatewayStatus(i: StatusInput): GatewayStatus | undefined {
   const want = i.deployment.spec.replicas ?? 1;
   const ready = i.deployment.status?.readyReplicas ?? 0;
   if (ready < 1) {
-    return pending('NoResources', `Deployment ${ns}/${name} has ${ready} of ${want} replicas ready; see its pods (label ${GATEWAY_LABELS.gatewayName}=${name}) and their logs`);
+    return pending('NoResources', `Deployment ${ns}/${name} has ${ready} of ${want} replicas ready`);
   }
   return {
     addresses: addressesOf(i.service, i.domainSuffix),
