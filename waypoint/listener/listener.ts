@@ -151,6 +151,9 @@ export class WaypointListener {
         this.#pending = ctx;
         try {
           this.#h2.emit('connection', inner);
+          // sniff() paused the stream to put its bytes back; a stream paused explicitly stays
+          // paused when a server adds its 'data' listener, so the request would never be read.
+          inner.resume();
         } finally {
           this.#pending = undefined;
         }
@@ -158,6 +161,7 @@ export class WaypointListener {
         this.#stats.http1++;
         this.#ctx.set(inner, ctx);
         this.#http1.emit('connection', inner);
+        inner.resume();
       }
     })().catch((e: unknown) => {
       this.d.log.warn({ authority: r.authority, err: (e as Error).message }, 'waypoint: tunnel failed');
