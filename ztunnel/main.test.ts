@@ -1,24 +1,9 @@
-import { Command } from 'commander';
 import t from 'tap';
+import { runSubcommand, type CommandRun } from '../lib/sys/testkit.js';
 import { ztunnelCommand } from './main.js';
 
-/** Runs `ztunnel <args>` with `env` added to the environment; returns what it wrote and the exit code. */
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ err: string; code: number; thrown?: string }> {
-  let err = '';
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  const cmd = ztunnelCommand({ err: (s) => (err += s) }).exitOverride().configureOutput({ writeErr: () => undefined });
-  process.exitCode = 0;
-  try {
-    await new Command('ambit').addCommand(cmd).exitOverride().parseAsync(['ztunnel', ...args], { from: 'user' });
-    return { err, code: Number(process.exitCode ?? 0) };
-  } catch (e) {
-    return { err, code: Number(process.exitCode ?? 0), thrown: (e as Error).message };
-  } finally {
-    process.exitCode = 0;
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
+/** Runs `ztunnel <args>` with `env` added to the environment. */
+const run = (args: string[], env: Record<string, string> = {}): Promise<CommandRun> => runSubcommand((err) => ztunnelCommand({ err }), ['ztunnel', ...args], env);
 
 t.test('a bad duration flag is refused while parsing, naming the flag', async (t) => {
   const r = await run(['--drain', '5']);

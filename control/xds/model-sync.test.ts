@@ -3,7 +3,7 @@ import t from 'tap';
 import { pino } from 'pino';
 import type { KubeObject } from '../../lib/store/types.js';
 import { MemoryStore } from '../../lib/store/memory-store.js';
-import { ManualClock } from '../../lib/xds/clock.js';
+import { ManualClock } from '../../lib/sys/clock.js';
 import type { ModelKind } from '../model/incremental.js';
 import { Informer, type InformerEvent } from './informer.js';
 import { MODEL_KINDS, ModelSync } from './model-sync.js';

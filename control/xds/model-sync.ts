@@ -1,7 +1,7 @@
 // Keeps the model in step with the cluster: informer events mark objects changed, a debounced
 // commit rebuilds what they affect, and only the resources whose version changed are written to
 // the xDS sources, so the server pushes exactly that. Problems are logged once each.
-import type { Clock } from '../../lib/xds/clock.js';
+import type { Clock } from '../../lib/sys/clock.js';
 import { Debouncer } from '../../lib/xds/debounce.js';
 import { MemorySource, type SourceEntry } from '../../lib/xds/source.js';
 import type { DebounceOptions } from '../../lib/xds/types.js';

@@ -1,10 +1,13 @@
 // The HBONE client: one mutual-TLS HTTP/2 connection (dial) and CONNECT streams on it (openTunnel).
-import http2, { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingHttpStatusHeader } from 'node:http2';
 import net from 'node:net';
 import tls, { type SecureContext } from 'node:tls';
 import { formatHostPort, parseAuthority } from './authority.js';
-import { ALPN_H2, CONNECT_TIMEOUT_MS, H2_CLIENT_MAX_HEADER_LIST, H2_CONNECTION_WINDOW, H2_MAX_FRAME_SIZE, H2_MAX_SESSION_MEMORY_MB, H2_STREAM_WINDOW } from './constants.js';
+import { ALPN_H2, CONNECT_TIMEOUT_MS, H2_CLIENT_MAX_HEADER_LIST, H2_CONNECTION_WINDOW, H2_MAX_FRAME_SIZE, H2_STREAM_WINDOW } from './constants.js';
 import { HboneError, errorMessage } from './errors.js';
+import { ErrorCode } from './h2/frames.js';
+import { H2Session } from './h2/session.js';
+import type { H2Stream } from './h2/stream.js';
 import { startKeepAlive, type KeepAliveOptions } from './keepalive.js';
 import { checkServerIdentity, defaultContextCache, peerUriSans, type CredentialEntry, type Credentials, type TlsContextCache } from './tls.js';
 
@@ -28,7 +31,8 @@ export interface DialOptions {
 }
 
 export interface HboneConnection {
-  session: ClientHttp2Session;
+  /** The HTTP/2 connection (lib/hbone/h2; its surface follows node:http2's ClientHttp2Session). */
+  session: H2Session;
   /** The expected identity the server proved. */
   peerIdentity: string;
   /** Our own identity (first URI SAN of the presented leaf). */
@@ -69,7 +73,7 @@ export function dial(opts: DialOptions): Promise<HboneConnection> {
     let peerIdentity: string | undefined;
     let settled = false;
     // Filled in as setup proceeds; `fail` tears down whatever exists.
-    const made: { session?: ClientHttp2Session; raw?: net.Socket } = {};
+    const made: { session?: H2Session; raw?: net.Socket } = {};
     const fail = (e: unknown): void => {
       if (settled) return;
       settled = true;
@@ -89,6 +93,7 @@ export function dial(opts: DialOptions): Promise<HboneConnection> {
       return fail(new HboneError('HBONE_CONNECT_FAILED', `HBONE connection to ${where} failed: ${errorMessage(e)}`, { cause: e }));
     }
     const tcp = made.raw;
+    tcp.setNoDelay(true); // the HTTP/2 layer batches its writes itself
     tcp.once('error', fail);
     // No servername: HBONE sends no SNI. No session: no resumption.
     const sock = tls.connect({
@@ -103,29 +108,31 @@ export function dial(opts: DialOptions): Promise<HboneConnection> {
       },
     });
     sock.once('error', fail);
-    const s = (made.session = http2.connect(`https://${where}`, {
-      createConnection: () => sock,
-      settings: { enablePush: false, initialWindowSize: H2_STREAM_WINDOW, maxFrameSize: H2_MAX_FRAME_SIZE, maxHeaderListSize: H2_CLIENT_MAX_HEADER_LIST },
-      maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
-    }));
-    s.on('error', fail);
-    s.once('close', () => fail(new HboneError('HBONE_TLS', `HBONE connection to ${where} closed during setup (did the server refuse our certificate ${entry.identity}?)`)));
-    s.once('connect', () => {
-      if (sock.alpnProtocol !== 'h2') fail(new HboneError('HBONE_TLS', `HBONE server ${where} did not negotiate ALPN h2`));
-      else s.setLocalWindowSize(H2_CONNECTION_WINDOW); // throws before 'connect' (pitfall 9)
-    });
-    s.once('remoteSettings', () => {
+    // HTTP/2 starts once TLS is up: the ALPN answer is known then.
+    sock.once('secureConnect', () => {
       if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // From here on failures surface as the session's 'close'; a stray 'error' must not crash the process.
-      for (const e of [tcp, sock, s]) {
-        e.off('error', fail);
-        e.on('error', () => {});
-      }
-      startKeepAlive(s, opts.keepAlive);
-      resolve({ session: s, peerIdentity: peerIdentity!, localIdentity: entry.identity, credentialsFingerprint: entry.fingerprint });
+      if (sock.alpnProtocol !== 'h2') return fail(new HboneError('HBONE_TLS', `HBONE server ${where} did not negotiate ALPN h2`));
+      const s = (made.session = new H2Session(sock, {
+        role: 'client',
+        settings: { enablePush: false, initialWindowSize: H2_STREAM_WINDOW, maxFrameSize: H2_MAX_FRAME_SIZE, maxHeaderListSize: H2_CLIENT_MAX_HEADER_LIST },
+        connectionWindow: H2_CONNECTION_WINDOW,
+      }));
+      s.on('error', fail);
+      s.once('close', () => fail(new HboneError('HBONE_TLS', `HBONE connection to ${where} closed during setup (did the server refuse our certificate ${entry.identity}?)`)));
+      s.once('remoteSettings', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        // From here on failures surface as the session's 'close'; a stray 'error' must not crash the process.
+        for (const e of [tcp, sock, s] as NodeJS.EventEmitter[]) {
+          e.off('error', fail);
+          e.on('error', () => {});
+        }
+        startKeepAlive(s, opts.keepAlive);
+        resolve({ session: s, peerIdentity: peerIdentity!, localIdentity: entry.identity, credentialsFingerprint: entry.fingerprint });
+      });
     });
+    sock.once('close', () => fail(new HboneError('HBONE_TLS', `HBONE connection to ${where} closed during setup (did the server refuse our certificate ${entry.identity}?)`)));
   });
 }
 
@@ -142,7 +149,7 @@ export interface TunnelRequest {
 }
 
 /** An established tunnel: a Duplex carrying the user's bytes, plus what the server answered. */
-export type HboneTunnel = ClientHttp2Stream & {
+export type HboneTunnel = H2Stream & {
   readonly responseHeaders: IncomingHttpHeaders & IncomingHttpStatusHeader;
   readonly peerIdentity: string;
 };
@@ -178,7 +185,7 @@ export function openTunnel(conn: HboneConnection, req: TunnelRequest, onGone?: (
     return Promise.reject(e);
   }
   const what = `HBONE CONNECT ${req.authority} via ${conn.peerIdentity}`;
-  let stream: ClientHttp2Stream;
+  let stream: H2Stream;
   try {
     stream = conn.session.request(headers, { endStream: false });
   } catch (e) {
@@ -192,7 +199,7 @@ export function openTunnel(conn: HboneConnection, req: TunnelRequest, onGone?: (
     let settled = false;
     const timer = req.responseTimeoutMs === undefined ? undefined : setTimeout(() => {
       done(new HboneError('HBONE_STREAM_RESET', `${what}: no answer after ${req.responseTimeoutMs} ms`));
-      stream.close(h2c.NGHTTP2_CANCEL);
+      stream.close(ErrorCode.CANCEL);
     }, req.responseTimeoutMs);
     const done = (err?: HboneError, ok?: HboneTunnel): void => {
       if (settled) return;
@@ -209,11 +216,11 @@ export function openTunnel(conn: HboneConnection, req: TunnelRequest, onGone?: (
         return done(undefined, stream as HboneTunnel);
       }
       done(new HboneError('HBONE_STATUS', `${what}: server answered ${status}`, { status }));
-      stream.close(h2c.NGHTTP2_CANCEL);
+      stream.close(ErrorCode.CANCEL);
     });
     stream.once('close', () => {
-      const code = stream.rstCode ?? h2c.NGHTTP2_NO_ERROR;
-      done(new HboneError('HBONE_STREAM_RESET', `${what}: stream closed before the answer (RST_STREAM code ${code})`, { retryable: code === h2c.NGHTTP2_REFUSED_STREAM }));
+      const code = stream.rstCode ?? ErrorCode.NO_ERROR;
+      done(new HboneError('HBONE_STREAM_RESET', `${what}: stream closed before the answer (RST_STREAM code ${code})`, { retryable: code === ErrorCode.REFUSED_STREAM }));
     });
   });
 }

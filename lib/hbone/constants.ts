@@ -13,8 +13,9 @@ export const H2_SERVER_MAX_CONCURRENT_STREAMS = 200;
 export const H2_SERVER_MAX_HEADER_LIST = 64 * KiB;
 export const H2_CLIENT_MAX_HEADER_LIST = 16 * KiB;
 /**
- * Node's per-session memory cap, in MB. The default (10) is below one connection window, and
- * nghttp2 then answers bulk transfers with ENHANCE_YOUR_CALM.
+ * node:http2's per-session memory cap, in MB, for code that still talks HBONE through node:http2
+ * (the bench's "before" figure). Its default (10) is below one connection window, and nghttp2
+ * then answers bulk transfers with ENHANCE_YOUR_CALM. lib/hbone's own transport does not use it.
  */
 export const H2_MAX_SESSION_MEMORY_MB = 64;
 

@@ -1,7 +1,15 @@
 // HTTP/2 PING keep-alive for both ends: a dead peer (half-open TCP, a vanished node) is noticed in
 // interval + timeout instead of after the kernel's TCP keepalive (hours by default).
-import type { Http2Session } from 'node:http2';
 import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from './constants.js';
+
+/** What keep-alive needs of a session (lib/hbone/h2's H2Session, or node:http2's Http2Session). */
+export interface PingableSession {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  ping(cb: (err: Error | null) => void): boolean;
+  destroy(err?: Error): void;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 export interface KeepAliveOptions {
   /** Milliseconds between PINGs (default 10 s); 0 disables keep-alive. */
@@ -11,7 +19,7 @@ export interface KeepAliveOptions {
 }
 
 /** Starts pinging `session` until it closes; `onDead` is called before the session is destroyed. */
-export function startKeepAlive(session: Http2Session, opts: KeepAliveOptions = {}, onDead?: (why: string) => void): void {
+export function startKeepAlive(session: PingableSession, opts: KeepAliveOptions = {}, onDead?: (why: string) => void): void {
   const intervalMs = opts.intervalMs ?? KEEPALIVE_INTERVAL_MS;
   const timeoutMs = opts.timeoutMs ?? KEEPALIVE_TIMEOUT_MS;
   if (intervalMs <= 0) return;

@@ -1,9 +1,11 @@
 // One HBONE stream on the server: check the request, ask the handler, answer, then copy bytes.
-import { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { parseAuthority, formatSockAddr, type Authority, type SockAddr } from './authority.js';
 import { bridge, type Bridge } from './copy.js';
 import { errorMessage } from './errors.js';
+import { ErrorCode } from './h2/frames.js';
+import type { H2Stream } from './h2/stream.js';
 
 export type RefusalStatus = 400 | 401 | 403 | 503;
 const REFUSAL_STATUSES: readonly number[] = [400, 401, 403, 503];
@@ -94,14 +96,14 @@ function normalizeResult(r: unknown): ConnectResult {
   return { status: 503, reason: `HBONE handler returned status ${String(o.status)}` };
 }
 
-function refuse(stream: ServerHttp2Stream, status: number): void {
+function refuse(stream: H2Stream, status: number): void {
   if (stream.destroyed || stream.closed) return;
   if (!stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
   // The answer is final: tell the client to stop sending on this stream too.
-  stream.close(h2c.NGHTTP2_NO_ERROR);
+  stream.close(ErrorCode.NO_ERROR);
 }
 
-export async function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, conn: ConnInfo, host: StreamHost): Promise<void> {
+export async function serveStream(stream: H2Stream, headers: IncomingHttpHeaders, conn: ConnInfo, host: StreamHost): Promise<void> {
   stream.on('error', () => {}); // the bridge or the refusal path reports what matters
   const method = headers[':method'];
   const authority = String(headers[':authority'] ?? '');

@@ -1,6 +1,6 @@
 // The HBONE server: mutual TLS 1.3 + HTTP/2 CONNECT on listeners it is given (a net.Server made in
 // a pod's namespace, an fd, or a port), with the certificate chosen per accepted connection.
-import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { silentLogger, type Logger } from '../telemetry/log.js';
@@ -8,13 +8,14 @@ import { formatSockAddr, sockAddrOf, type SockAddr } from './authority.js';
 import {
   H2_CONNECTION_WINDOW,
   H2_MAX_FRAME_SIZE,
-  H2_MAX_SESSION_MEMORY_MB,
   H2_SERVER_MAX_CONCURRENT_STREAMS,
   H2_SERVER_MAX_HEADER_LIST,
   H2_STREAM_WINDOW,
   TLS_HANDSHAKE_TIMEOUT_MS,
 } from './constants.js';
 import { HboneError, errorMessage } from './errors.js';
+import { H2Session } from './h2/session.js';
+import type { H2Stream } from './h2/stream.js';
 import { startKeepAlive, type KeepAliveOptions } from './keepalive.js';
 import { serveStream, type ConnectHandler, type ConnInfo, type HboneStreamHandle, type StreamHost } from './server-stream.js';
 import { TlsEngines, type TlsEngine } from './server-tls.js';
@@ -58,15 +59,13 @@ interface Listener {
 export class HboneServer {
   private readonly log: Logger;
   private readonly contexts: TlsContextCache;
-  private readonly h2: Http2Server;
   private readonly engines: TlsEngines;
   private readonly listeners: Listener[] = [];
   /** Every accepted TCP socket until it closes (handshaking or carrying a session). */
   private readonly sockets = new Set<net.Socket>();
-  private readonly sessions = new Map<ServerHttp2Session, ConnInfo>();
+  private readonly sessions = new Map<H2Session, ConnInfo>();
   private readonly live = new Set<HboneStreamHandle>();
   private readonly emptyWaiters: (() => void)[] = [];
-  private pendingConn: ConnInfo | undefined;
   private state: 'open' | 'draining' | 'closed' = 'open';
   private streamSeq = 0;
   private readonly counters: HboneServerStats = {
@@ -95,17 +94,6 @@ export class HboneServer {
         this.log.info({ peer: `${s.remoteAddress}:${s.remotePort}`, identity: entry.identity, code: (err as NodeJS.ErrnoException).code, error: why }, 'HBONE TLS handshake failed');
       },
     });
-    // Never listens: it only turns verified TLS sockets into HTTP/2 sessions.
-    this.h2 = http2.createServer({
-      settings: {
-        initialWindowSize: H2_STREAM_WINDOW,
-        maxFrameSize: H2_MAX_FRAME_SIZE,
-        maxConcurrentStreams: H2_SERVER_MAX_CONCURRENT_STREAMS,
-        maxHeaderListSize: H2_SERVER_MAX_HEADER_LIST,
-      },
-      maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
-    });
-    this.h2.on('session', (s) => this.onSession(s));
     this.host = {
       onConnect: opts.onConnect,
       nextId: () => ++this.streamSeq,
@@ -230,6 +218,7 @@ export class HboneServer {
     if (this.state !== 'open') return void raw.destroy();
     this.counters.connectionsAccepted++;
     raw.on('error', () => {}); // reported through tlsClientError once TLS owns the socket
+    raw.setNoDelay(true); // the HTTP/2 layer batches its writes itself
     const local = sockAddrOf(raw.localAddress, raw.localPort);
     const peer = sockAddrOf(raw.remoteAddress, raw.remotePort);
     if (!local || !peer) return void raw.destroy();
@@ -259,21 +248,23 @@ export class HboneServer {
     if (sock.alpnProtocol !== 'h2') return refuse(`client did not negotiate ALPN h2 (got ${String(sock.alpnProtocol)})`);
     const v = checkClientIdentity(peerUriSans(sock.getPeerCertificate()), entry.trustDomain);
     if (!v.ok) return refuse(v.reason);
-    this.pendingConn = { peerIdentity: v.identity, peerAddress: peer, localAddress: local };
-    try {
-      this.h2.emit('connection', sock); // emits 'session' synchronously
-    } finally {
-      this.pendingConn = undefined;
-    }
+    this.startSession(sock, { peerIdentity: v.identity, peerAddress: peer, localAddress: local });
   }
 
-  private onSession(session: ServerHttp2Session): void {
-    const info = this.pendingConn;
-    if (!info) return void session.destroy();
+  private startSession(sock: tls.TLSSocket, info: ConnInfo): void {
+    const session = new H2Session(sock, {
+      role: 'server',
+      settings: {
+        initialWindowSize: H2_STREAM_WINDOW,
+        maxFrameSize: H2_MAX_FRAME_SIZE,
+        maxConcurrentStreams: H2_SERVER_MAX_CONCURRENT_STREAMS,
+        maxHeaderListSize: H2_SERVER_MAX_HEADER_LIST,
+      },
+      connectionWindow: H2_CONNECTION_WINDOW,
+    });
     this.sessions.set(session, info);
-    session.setLocalWindowSize(H2_CONNECTION_WINDOW);
     session.on('error', (e) => this.log.debug({ peer: formatSockAddr(info.peerAddress), error: e.message }, 'HBONE connection error'));
-    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void serveStream(stream, headers, info, this.host));
+    session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => void serveStream(stream, headers, info, this.host));
     session.once('close', () => {
       this.sessions.delete(session);
       if (this.sessions.size === 0) for (const w of this.emptyWaiters.splice(0)) w();

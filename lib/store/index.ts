@@ -3,6 +3,8 @@
  * root calls `openStore`.
  */
 import { FileStore, type FileStoreOptions } from './file.js';
+import { kubeConfigSource, loadKubeConfig, type KubeTarget } from './kube-config.js';
+import { KubeStore, type KubeStoreOptions } from './kube.js';
 import type { ClusterStore } from './types.js';
 
 export * from './types.js';
@@ -12,14 +14,24 @@ export { parseManifests, parseManifestText, loadManifests, formatManifestIssue, 
 export { validateObject, describeObject, type Issue } from './schema.js';
 export { mergePatch, matchesSelector, parseLabelSelector } from './objects.js';
 export { replaceWith } from './patch.js';
+export { KubeStore, type KubeStoreOptions, type ApplyOptions } from './kube.js';
+export { KubeWatch, type KubeWatchStats } from './kube-watch.js';
+export { KubeClient } from './kube-client.js';
+export { KubeApiError } from './kube-status.js';
+export { loadKubeConfig, kubeConfigSource, type KubeTarget } from './kube-config.js';
+export { requestToken, reviewToken, type TokenRequestSpec, type IssuedToken, type TokenIdentity } from './kube-tokens.js';
 
 /**
- * Where cluster state lives. Today a state directory (the File back end); the Kubernetes back end
- * will add `{ kubeconfig?: string; context?: string }` here, and `openStore` will pick by shape.
+ * Where cluster state lives: a state directory (the File back end), or an API server (the
+ * Kubernetes back end) named by a kubeconfig — `{}` resolves it as kubectl does (`$KUBECONFIG`,
+ * the in-cluster service account, `~/.kube/config`).
  */
-export type StoreTarget = string | { dir: string };
+export type StoreTarget = string | { dir: string } | ({ kube: true } & KubeTarget);
 
-export function openStore(target: StoreTarget, opts: FileStoreOptions = {}): ClusterStore {
-  const dir = typeof target === 'string' ? target : target.dir;
-  return new FileStore(dir, opts);
+export function openStore(target: StoreTarget, opts: FileStoreOptions & KubeStoreOptions = {}): ClusterStore {
+  if (typeof target === 'string') return new FileStore(target, opts);
+  if ('dir' in target) return new FileStore(target.dir, opts);
+  // Missing files fail here; the kubeconfig (and the Kubernetes client library) load in the background.
+  kubeConfigSource(target);
+  return new KubeStore(loadKubeConfig(target), opts);
 }

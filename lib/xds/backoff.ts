@@ -1,4 +1,4 @@
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import type { BackoffOptions } from './types.js';
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 15_000, multiplier: 2, jitter: 0.2 };

@@ -14,7 +14,7 @@ import { createGrpcClient, type ClientOf } from '../proto/grpc.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
 import { DEFAULT_BACKOFF, scheduleRetry, validateBackoff } from './backoff.js';
 import type { DeltaHandler } from './cache.js';
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import { WILDCARD } from './delta.js';
 import { XDS_MAX_MESSAGE_BYTES, type BackoffOptions } from './types.js';
 

@@ -1,4 +1,4 @@
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../sys/clock.js';
 import type { DebounceOptions } from './types.js';
 
 export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxMs: 1000 };

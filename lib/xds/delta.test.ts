@@ -3,7 +3,7 @@ import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { AddressSchema } from '../proto/gen/istio/workload/workload_pb.js';
 import { DeltaDiscoveryResponseSchema, ResourceSchema } from '../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { backoffDelay, DEFAULT_BACKOFF, scheduleRetry } from './backoff.js';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '../sys/clock.js';
 import { messageDecoder, ResourceCache } from './cache.js';
 import { Debouncer, mergeChanges, type ChangeSet } from './debounce.js';
 import { encodeDeltaResponse, resourceChunk } from './encode.js';

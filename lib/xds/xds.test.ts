@@ -15,7 +15,7 @@ import { createGrpcClient } from '../proto/grpc.js';
 import { messageDecoder, ResourceCache, type DeltaHandler } from './cache.js';
 import { XdsClient, type XdsTypeConfig } from './client.js';
 import type { AckInfo, NackInfo, PushInfo, XdsServerEvents, XdsServerOptions } from './server.js';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '../sys/clock.js';
 import { MemorySource } from './source.js';
 import { startTestXdsServer, type TestXdsServer } from './testkit.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from './types.js';

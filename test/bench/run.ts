@@ -96,14 +96,14 @@ async function measure(c: TestCluster, side: Side, out: Sample, mesh: boolean): 
   await idleConnections(c, side, out, mesh);
 }
 
-/** The rows of test/bench/loopback-hops.ts (its own processes; JSON on its last line). */
-function loopbackHopsBench(): Promise<Row[]> {
+/** The rows of a bench file that runs in processes of its own and prints JSON on its last line. */
+function childBench(file: string, args: string[]): Promise<Row[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'loopback-hops.js'), '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(here, file), ...args, '--rounds', String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`test/bench/loopback-hops.js exited with ${code}`));
+      if (code !== 0) return reject(new Error(`test/bench/${file} exited with ${code}`));
       resolve((JSON.parse(out.trim().split('\n').pop()!) as { rows: Row[] }).rows);
     });
   });
@@ -154,7 +154,10 @@ async function main(): Promise<void> {
   rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop)', ztunnel: m(mesh, 'cpuPer1k') });
   rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections)', ztunnel: m(mesh, 'perConnKiB') });
   rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
-  if (!process.env.BENCH_SKIP_HOPS) rows.push(...(await loopbackHopsBench()));
+  // One tunnel in one process (TCP, TLS, HBONE, HBONE over node:http2), then upstream ztunnel's own
+  // shape: client → ztunnel → ztunnel → server as four processes on loopback.
+  if (!process.env.BENCH_SKIP_TUNNEL) rows.push(...(await childBench('tunnel.js', ['--json'])));
+  if (!process.env.BENCH_SKIP_HOPS) rows.push(...(await childBench('loopback-hops.js', [])));
   const control = process.env.BENCH_SKIP_CONTROL ? '' : await controlPlaneBench();
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });

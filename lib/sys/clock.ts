@@ -1,5 +1,5 @@
-// Time as a dependency: the debouncer and the reconnect back-off take a clock so that their
-// tests can step through time exactly instead of sleeping and hoping.
+// Time as a dependency: timers and back-off take a clock so that their tests can step through
+// time exactly instead of sleeping and hoping (xDS debounce and reconnects, the local runtime).
 
 export interface TimerHandle {
   cancel(): void;
