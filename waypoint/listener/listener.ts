@@ -151,9 +151,6 @@ export class WaypointListener {
         this.#pending = ctx;
         try {
           this.#h2.emit('connection', inner);
-          // sniff() paused the stream to put its bytes back; a stream paused explicitly stays
-          // paused when a server adds its 'data' listener, so the request would never be read.
-          inner.resume();
         } finally {
           this.#pending = undefined;
         }
@@ -161,6 +158,8 @@ export class WaypointListener {
         this.#stats.http1++;
         this.#ctx.set(inner, ctx);
         this.#http1.emit('connection', inner);
+        // sniff() paused the socket, and a 'data' listener does not resume an explicitly paused
+        // stream; the HTTP/2 session reads on 'readable' instead and needs no resume.
         inner.resume();
       }
     })().catch((e: unknown) => {

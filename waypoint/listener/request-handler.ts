@@ -69,6 +69,17 @@ function headerBytes(h: Headers): number {
   return n;
 }
 
+/**
+ * A response whose headers end the stream, as gRPC sends errors (grpc-status in the only HEADERS
+ * frame); gRPC clients read the status there only when END_STREAM is on that frame, which the
+ * compatibility API's writeHead + end does not do.
+ */
+function trailersOnly(res: DownstreamResponse, status: number, headers: Headers): void {
+  const h: http2.OutgoingHttpHeaders = { ':status': status };
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) h[k] = v;
+  (res as http2.Http2ServerResponse).stream.respond(h, { endStream: true });
+}
+
 function hostOf(authority: string): string {
   const m = /^(\[[^\]]+\]|[^:]*)(?::\d+)?$/.exec(authority);
   return m ? m[1]! : authority;
@@ -141,8 +152,11 @@ export class RequestHandler {
       const payload = Buffer.from(r.body);
       rec.responseBytes = payload.length;
       if (res.headersSent) return void res.end();
-      res.writeHead(r.status, { ...r.headers, 'content-length': String(payload.length) });
-      res.end(payload);
+      if (payload.length === 0 && ctx.downstream === 'HTTP/2') trailersOnly(res, r.status, r.headers);
+      else {
+        res.writeHead(r.status, { ...r.headers, 'content-length': String(payload.length) });
+        res.end(payload);
+      }
       // Nobody will read the rest of a body we answered before forwarding.
       req.resume();
     };
@@ -281,11 +295,15 @@ export class RequestHandler {
     return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
   }
 
-  /** HTTP/2 downstream (gRPC included) stays HTTP/2; so does a port declared HTTP2 or GRPC. */
+  /**
+   * As Istio: a port declared HTTP/1.1 is spoken HTTP/1.1 and one declared HTTP2 or GRPC HTTP/2,
+   * whatever the client spoke; an undeclared port gets the client's protocol.
+   */
   #protocol(ctx: ConnContext, service: ServiceInfo, port: number): UpstreamProtocol {
-    if (ctx.downstream === 'HTTP/2') return 'h2';
     const p = service.ports.find((x) => x.port === port)?.appProtocol;
-    return p === 'HTTP2' || p === 'GRPC' ? 'h2' : 'http1';
+    if (p === 'HTTP11') return 'http1';
+    if (p === 'HTTP2' || p === 'GRPC') return 'h2';
+    return ctx.downstream === 'HTTP/2' ? 'h2' : 'http1';
   }
 
   #respond(up: UpstreamResponse, res: DownstreamResponse, rec: RequestRecord, route: Route, dest: Destination, ctx: ConnContext, release: () => void): void {
@@ -294,6 +312,12 @@ export class RequestHandler {
     if (typeof gs === 'string') rec.grpcStatus = Number(gs);
     const headers = mutateHeaders(forwardable(up.headers), dest.responseHeaders, route.responseHeaders);
     rec.responseBytes = headerBytes(headers);
+    if (up.endAfterHeaders && ctx.downstream === 'HTTP/2') {
+      trailersOnly(res, up.status, headers);
+      up.body.resume();
+      release();
+      return;
+    }
     res.writeHead(up.status, headers as http.OutgoingHttpHeaders);
     let done = false;
     const end = (): void => {

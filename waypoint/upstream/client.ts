@@ -28,6 +28,8 @@ export interface UpstreamResponse {
   body: Readable;
   /** Resolves with the trailers (empty for HTTP/1.1 without any) when the body has ended. */
   trailers: Promise<Headers>;
+  /** HTTP/2: the headers ended the stream (a gRPC trailers-only response). */
+  endAfterHeaders?: boolean;
 }
 
 /** Why a try failed before a response: the classes retry conditions and response flags need. */
@@ -200,11 +202,11 @@ export class UpstreamClient {
         stream.once('trailers', (h) => (got = h as Headers));
         stream.once('close', () => ok(got));
       });
-      stream.once('response', (h) => {
+      stream.once('response', (h, flags) => {
         responded = true;
         const headers: Headers = {};
         for (const [k, v] of Object.entries(h)) if (!k.startsWith(':')) headers[k] = v as string | string[];
-        resolve({ status: Number(h[':status']), headers, body: stream, trailers });
+        resolve({ status: Number(h[':status']), headers, body: stream, trailers, endAfterHeaders: (flags & h2c.NGHTTP2_FLAG_END_STREAM) !== 0 });
       });
       stream.once('error', (e) => {
         if (!responded) reject(classifyError(e, where));
