@@ -7,11 +7,14 @@ import { cniAgentCommand } from '../cni/main.js';
 import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js';
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
 import { execCommand, logsCommand } from './commands/pods.js';
+import { addWaypointCommands } from './commands/waypoint.js';
 
 export function buildProgram(): Command {
   const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
   program.showHelpAfterError();
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypointCommand(), cniAgentCommand(), clusterDnsCommand()]) {
+  // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
+  const waypoint = addWaypointCommands(waypointCommand());
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

@@ -49,11 +49,14 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', durationArg('--max-cert-ttl'))
     .option('--max-concurrent-syncs <n>', 'clients receiving their initial full push at once (env PILOT_PUSH_THROTTLE; default 8)')
     .option('--no-status', 'do not write conditions back to policies and services (env AMBIENT_ENABLE_STATUS)')
+    .option('--no-deployment-controller', 'do not deploy waypoints for Gateways of class istio-waypoint (env PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER)')
+    .option('--waypoint-xds-address <host:port>', 'the xDS and CA address waypoint pods are given (env AMBIT_WAYPOINT_XDS_ADDRESS; default: --grpc-address if it names a host, else istiod.<namespace>.svc:15012)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
-    .action(async (o: ControlFlags & { status: boolean }) => {
-      // commander sets status=true unless --no-status; leave the default to the environment then.
+    .action(async (o: ControlFlags & { status: boolean; deploymentController: boolean }) => {
+      // commander sets these to true unless --no-…; leave the default to the environment then.
       const flags: ControlFlags = { ...o };
       if (o.status) delete flags.status;
+      if (o.deploymentController) delete flags.deploymentController;
       await runControlPlane(flags, io);
     });
 
