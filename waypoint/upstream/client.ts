@@ -55,14 +55,19 @@ export function classifyError(e: unknown, where: string): UpstreamError {
   return new UpstreamError('reset', msg, { cause: e });
 }
 
-type SocketLike = Duplex & { ref?: () => unknown; unref?: () => unknown; setKeepAlive?: () => unknown };
+type SocketLike = Duplex & { ref?: () => unknown; unref?: () => unknown; setKeepAlive?: () => unknown; setNoDelay?: () => unknown; setTimeout?: (ms: number, cb?: () => void) => unknown };
 
-/** What the agent calls on a socket it parks or reuses; a tunnel has no TCP options, so no-ops. */
+/**
+ * What Node's HTTP client and agent call on a socket they use, park or reuse. A tunnel has no TCP
+ * options, and idle timeouts are the HBONE pool's (it closes idle connections), so these are no-ops.
+ */
 function socketLike(s: Duplex): Duplex {
   const d = s as SocketLike;
   d.ref ??= () => d;
   d.unref ??= () => d;
   d.setKeepAlive ??= () => d;
+  d.setNoDelay ??= () => d;
+  d.setTimeout ??= () => d;
   return d;
 }
 
