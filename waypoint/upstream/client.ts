@@ -63,6 +63,11 @@ type SocketLike = Duplex & { ref?: () => unknown; unref?: () => unknown; setKeep
  */
 function socketLike(s: Duplex): Duplex {
   const d = s as SocketLike;
+  // The far end closing its side (the app's keep-alive timeout: a FIN through the tunnel) ends
+  // the tunnel: a tunnel is half-open by design, and a parked half-closed one would take the next
+  // request and never answer it. The HTTP client reads the 'end' first, so a response delimited
+  // by the close still completes.
+  d.once('end', () => setImmediate(() => d.destroy()));
   d.ref ??= () => d;
   d.unref ??= () => d;
   d.setKeepAlive ??= () => d;
