@@ -43,10 +43,14 @@ export interface ListenerStats {
 const SNIFF_TIMEOUT_MS = 1_000;
 const SNIFF_MAX_BYTES = 64;
 
-/** The client's IP from HBONE `forwarded: for=…`, else the tunnel's peer. */
+/** The client's IP from HBONE `forwarded: for=…` (RFC 7239: `ip`, `"ip:port"`, `"[v6]:port"`), else the tunnel's peer. */
 export function sourceIpOf(forwarded: string | undefined, peer: SockAddr): string {
-  const m = forwarded ? /for="?\[?([0-9a-fA-F.:]+)\]?"?/.exec(forwarded) : null;
-  return m ? m[1]! : peer.address;
+  const m = forwarded ? /(?:^|[;,\s])for=("?)([^";,\s]+)\1/i.exec(forwarded) : null;
+  if (!m) return peer.address;
+  const v = m[2]!;
+  if (v.startsWith('[')) return v.slice(1, v.indexOf(']') > 0 ? v.indexOf(']') : undefined);
+  const colons = v.split(':').length - 1;
+  return colons === 1 ? v.slice(0, v.indexOf(':')) : v;
 }
 
 /** Reads until the protocol is known (or the timeout), then puts the bytes back. */

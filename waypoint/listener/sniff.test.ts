@@ -41,5 +41,9 @@ t.test('the source IP comes from forwarded when present', async (t) => {
   const peer = { address: '10.0.0.9', port: 1234, family: 4 as const };
   t.equal(sourceIpOf('for=10.1.2.3', peer), '10.1.2.3');
   t.equal(sourceIpOf('for="[fd00::1]:80"', peer), 'fd00::1');
+  t.equal(sourceIpOf('for="10.1.2.3:47108"', peer), '10.1.2.3', 'the port is not part of the IP');
+  t.equal(sourceIpOf('for=10.1.2.3:47108;proto=http', peer), '10.1.2.3');
+  t.equal(sourceIpOf('for=fd00::2', peer), 'fd00::2');
+  t.equal(sourceIpOf('by=10.0.0.1', peer), '10.0.0.9');
   t.equal(sourceIpOf(undefined, peer), '10.0.0.9');
 });
