@@ -101,7 +101,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
   };
   try {
     const storeLog = log.child({ sub: 'store' });
-    const store = deps.store ?? (config.kube ? openStore({ kube: true, ...(config.kube.kubeconfig ? { kubeconfig: config.kube.kubeconfig } : {}) }, { logger: storeLog, fieldManager: 'ambit-control' }) : openStore(config.storeDir, { logger: storeLog }));
+    const store = deps.store ?? (config.kube ? openStore({ kube: true, ...(config.kube.kubeconfig ? { kubeconfig: config.kube.kubeconfig } : {}) }, { logger: storeLog, fieldManager: 'ambit-control', forceApply: true }) : openStore(config.storeDir, { logger: storeLog }));
     if (!deps.store) closers.push(() => store.close());
 
     const openCa = async (): Promise<[CertificateAuthority, FileAuthenticator]> =>

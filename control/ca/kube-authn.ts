@@ -76,7 +76,8 @@ export interface TokenReviewAuthenticatorOptions {
 const MAX_CACHED = 10_000;
 
 export class TokenReviewAuthenticator implements Authenticator {
-  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  /** Reviews, not callers: the bound pod is looked up on every call, so a deleted ztunnel pod's token stops at once. */
+  private readonly cache = new Map<string, { account: ReviewedAccount; until: number }>();
   private readonly now: () => number;
 
   constructor(private readonly opts: TokenReviewAuthenticatorOptions) {
@@ -88,21 +89,25 @@ export class TokenReviewAuthenticator implements Authenticator {
     if (token === '') throw new CaError('CREDENTIAL_MISSING', 'no credential: send "authorization: Bearer <service-account token>"');
     const key = createHash('sha256').update(token).digest('base64url');
     const now = this.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.caller;
-    let review: TokenIdentity;
-    try {
-      review = await this.opts.review(token, [this.opts.audience]);
-    } catch (e) {
-      // The caller cannot fix this; it is retried on the next request.
-      throw new CaError('SIGNING_FAILED', `cannot review the token with the API server: ${(e as Error).message}`);
+    let account = this.cache.get(key);
+    if (!account || account.until <= now) {
+      let review: TokenIdentity;
+      try {
+        review = await this.opts.review(token, [this.opts.audience]);
+      } catch (e) {
+        // The caller cannot fix this; it is retried on the next request.
+        throw new CaError('SIGNING_FAILED', `cannot review the token with the API server: ${(e as Error).message}`);
+      }
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
+      account = { account: accountOf(review, this.opts.audience), until: Math.min(now + (this.opts.cacheMs ?? 60_000), expiryMs(token) ?? Infinity) };
+      this.cache.set(key, account);
     }
-    const account = accountOf(review, this.opts.audience);
+    return this.resolve(account.account);
+  }
+
+  private async resolve(account: ReviewedAccount): Promise<Caller> {
     const pod = account.pod && this.opts.nodeAccounts.includes(`${account.namespace}/${account.serviceAccount}`) ? await this.opts.pod(account.namespace, account.pod.name) : undefined;
-    const caller = callerOf(account, this.opts.trustDomain, this.opts.nodeAccounts, pod);
-    if (this.cache.size >= MAX_CACHED) this.cache.clear();
-    this.cache.set(key, { caller, until: Math.min(now + (this.opts.cacheMs ?? 60_000), expiryMs(token) ?? Infinity) });
-    return caller;
+    return callerOf(account, this.opts.trustDomain, this.opts.nodeAccounts, pod);
   }
 }
 
