@@ -44,7 +44,8 @@ const DRAIN_MS = 10_000;
 
 export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Promise<CniAgent> {
   const log = deps.logger ?? silentLogger();
-  const store = deps.store ?? openStore(config.storeDir, { logger: log.child({ part: 'store' }) });
+  const storeLog = log.child({ part: 'store' });
+  const store = deps.store ?? (config.kube ? openStore({ kube: true, ...config.kube }, { logger: storeLog, fieldManager: 'ambit-cni-agent' }) : openStore(config.storeDir, { logger: storeLog }));
   const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   const state = { probe: false, listed: false, cni: false, accepting: true };
   const readiness = (): StatusReply => {
