@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../lib/telemetry/log.js';
 import { ZdsServer } from '../lib/zds/index.js';
 import { NodeAgent } from './agent/agent.js';
 import { PodController, type RecoveryReport } from './agent/controller.js';
+import { findPodNetns } from './agent/netns-finder.js';
 import { cniHandlers } from './agent/events.js';
 import { AgentMetrics } from './agent/metrics.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
@@ -89,7 +90,8 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
       store, redirector, probe, zds, metrics, log,
       settings: { node: config.node, excludeNamespaces: config.excludeNamespaces, dnsCapture: config.dnsCapture, probeIpv6: config.probeIpv6 },
     });
-    const ctl = new PodController({ agent, store, metrics, log });
+    // In Kubernetes nothing annotates a pod's netns: running pods are found through /proc.
+    const ctl = new PodController({ agent, store, metrics, log, ...(config.kube ? { findNetns: (uid: string) => findPodNetns(uid) } : {}) });
     Object.assign(live, { agent, controller: ctl });
     const recovery = await ctl.recover();
     state.listed = true;

@@ -18,6 +18,11 @@ export interface ControllerDeps {
   metrics: AgentMetrics;
   log: Logger;
   retry?: RetryPolicy;
+  /**
+   * The netns of a running pod the agent learns of from the cluster rather than a CNI ADD, when
+   * no `ambit.dev/netns` annotation names it (Kubernetes: netns-finder.ts).
+   */
+  findNetns?: (podUid: string) => Promise<string | undefined>;
 }
 
 export interface RecoveryReport {
@@ -142,7 +147,8 @@ export class PodController {
     }
     const ns = await store.get<Namespace>({ ...NAMESPACE, name: namespace });
     const decision = decideEnrolment(pod, ns, agent.settings);
-    const netns = cur?.netnsPath ?? podNetnsPath(pod);
+    let netns = cur?.netnsPath ?? podNetnsPath(pod);
+    if (!netns && decision.enrol && pod.metadata.uid && this.d.findNetns) netns = await this.d.findNetns(pod.metadata.uid);
     if (!decision.enrol) {
       if (cur) await agent.unenrol(cur, decision.reason, true);
       else if (redirectionState(pod)) await agent.cleanStale(pod, netns, podIps(pod));

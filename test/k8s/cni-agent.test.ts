@@ -6,7 +6,7 @@
  * an empty file named by the `ambit.dev/netns` annotation, as the agent's unit tests do: what is
  * under test here is the agent against a real API server, not the kernel.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -15,6 +15,7 @@ import { PodController } from '../../cni/agent/controller.js';
 import { cniHandlers } from '../../cni/agent/events.js';
 import { AgentMetrics } from '../../cni/agent/metrics.js';
 import { FakeProbe, FakeRedirector, FakeZds } from '../../cni/agent/testkit.js';
+import { findPodNetns } from '../../cni/agent/netns-finder.js';
 import { resolveConfig } from '../../cni/config.js';
 import { openStore } from '../../lib/store/index.js';
 import { KubeStore } from '../../lib/store/kube.js';
@@ -75,7 +76,11 @@ t.test('the agent of node-a on the apiserver: enrols its pods, annotates them, l
   const metrics = new AgentMetrics({ defaultMetrics: false });
   const log = silentLogger();
   const agent = new NodeAgent({ store, redirector, probe, zds, metrics, log, settings: { node: config.node, excludeNamespaces: config.excludeNamespaces, dnsCapture: config.dnsCapture, probeIpv6: false } });
-  const controller = new PodController({ agent, store, metrics, log, retry: { initialMs: 50, maxMs: 500 } });
+  // A /proc of this test's own: one process in the cgroup of pod `found`, whose netns nothing annotates.
+  const procRoot = path.join(dir, 'proc');
+  mkdirSync(path.join(procRoot, 'self', 'ns'), { recursive: true });
+  symlinkSync(fakeNetns(), path.join(procRoot, 'self', 'ns', 'net'));
+  const controller = new PodController({ agent, store, metrics, log, retry: { initialMs: 50, maxMs: 500 }, findNetns: (uid) => findPodNetns(uid, procRoot) });
   const handlers = cniHandlers({ agent, store, metrics, log, readiness: () => ({ ready: true }), accepting: () => true });
 
   // Running before the agent: enrolled live from the watch (its netns is known by annotation).
@@ -85,12 +90,20 @@ t.test('the agent of node-a on the apiserver: enrols its pods, annotates them, l
   await createPod(admin, 'mesh', 'elsewhere', { node: 'node-b', ip: '10.244.2.4', annotations: { 'ambit.dev/netns': otherNetns } });
   await createPod(admin, 'plain', 'outside', { node: 'node-a', ip: '10.244.1.8', annotations: { 'ambit.dev/netns': fakeNetns() } });
 
+  const found = await createPod(admin, 'mesh', 'found', { node: 'node-a', ip: '10.244.1.6' });
+  const foundNetns = fakeNetns();
+  mkdirSync(path.join(procRoot, '4242', 'ns'), { recursive: true });
+  writeFileSync(path.join(procRoot, '4242', 'cgroup'), `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${found.metadata.uid!.replace(/-/g, '_')}.slice/cri-containerd-1.scope\n`);
+  symlinkSync(foundNetns, path.join(procRoot, '4242', 'ns', 'net'));
+
   const recovery = await controller.recover();
   controller.start();
   t.teardown(() => controller.stop());
   t.same(recovery.kept, []);
   await waitUntil('early enrolled and annotated', async () => (await annotationOf('mesh', 'early')) === 'enabled');
   t.equal(redirector.rules.get(earlyNetns), 'present', 'rules applied in its netns');
+  await waitUntil('found enrolled through its process', async () => (await annotationOf('mesh', 'found')) === 'enabled');
+  t.equal(redirector.rules.get(path.join(procRoot, '4242', 'ns', 'net')), 'present', "a running pod's netns is found through /proc/<pid>/ns/net");
 
   // A new pod through CNI ADD, as the plugin reports it.
   const created = await createPod(admin, 'mesh', 'web', { node: 'node-a' });
@@ -98,11 +111,11 @@ t.test('the agent of node-a on the apiserver: enrols its pods, annotates them, l
   const add = await handlers.add({ podName: 'web', podNamespace: 'mesh', podUid: created.metadata.uid!, netns: webNetns, containerId: 'c-web', ifname: 'eth0', ips: [{ address: '10.244.1.5/24' }] });
   t.same(add, { status: 'enrolled' });
   t.equal(await annotationOf('mesh', 'web'), 'enabled', 'the merge patch reached the apiserver');
-  t.same(zds.log, ['add mesh/early', 'add mesh/web']);
+  t.same([...zds.log].sort(), ['add mesh/early', 'add mesh/found', 'add mesh/web']);
 
   // Unlabelling the namespace unenrols live; the annotation is removed.
   await admin.patch({ apiVersion: 'v1', kind: 'Namespace', name: 'mesh' }, { metadata: { labels: { 'istio.io/dataplane-mode': null } } });
-  await waitUntil('early and web unenrolled', async () => (await annotationOf('mesh', 'early')) === undefined && (await annotationOf('mesh', 'web')) === undefined);
+  await waitUntil('early, found and web unenrolled', async () => (await Promise.all(['early', 'found', 'web'].map((n) => annotationOf('mesh', n)))).every((a) => a === undefined));
   t.equal(redirector.rules.get(earlyNetns), undefined, 'rules removed');
 
   t.equal(await annotationOf('mesh', 'elsewhere'), undefined, "node-b's pod is never annotated");
