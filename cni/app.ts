@@ -9,6 +9,8 @@ import { ZdsServer } from '../lib/zds/index.js';
 import { NodeAgent } from './agent/agent.js';
 import { PodController, type RecoveryReport } from './agent/controller.js';
 import { findPodNetns } from './agent/netns-finder.js';
+import { chainCniConfig } from './agent/chain.js';
+import { installPlugin, PLUGIN_BINARY } from '../lib/cni-plugin/install.js';
 import { cniHandlers } from './agent/events.js';
 import { AgentMetrics } from './agent/metrics.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
@@ -109,6 +111,12 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
     }), log);
     closers.push(() => cni.close());
     state.cni = true;
+    // Only now: once chained, every new pod's ADD asks this agent, which must already answer.
+    if (config.cniBinDir) log.info({ plugin: await installPlugin(config.cniBinDir) }, 'installed the CNI plugin');
+    if (config.cniConfDir) {
+      const chained = await chainCniConfig(config.cniConfDir, { type: PLUGIN_BINARY, agentSocket: cni.socketPath, excludeNamespaces: config.excludeNamespaces });
+      log.info({ file: chained.file, changed: chained.changed }, 'ambit-cni chained into the node CNI configuration');
+    }
     ctl.start();
     log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: monitoring.address }, 'cni-agent ready');
 
