@@ -4,6 +4,11 @@
  * service-account tokens the apiserver reviews; the node authorizer follows spec.nodeName; the
  * CA root is published as ConfigMap istio-ca-root-cert in every namespace.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { parseCertificateChain, spiffeIdOf } from '../../lib/identity/chain.js';
@@ -11,7 +16,7 @@ import { KubeStore } from '../../lib/store/kube.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
 import { TestClient } from '../integration/testkit/control.js';
 import { askCertificate, caClient, createPod, ensureNamespace, ensureServiceAccount, forceDeletePod, podToken, startKubePlane, waitUntil, type CertOutcome } from './mesh-testkit.js';
-import { startCluster } from './testkit.js';
+import { freePort, startCluster } from './testkit.js';
 
 const id = (ns: string, sa: string): string => `spiffe://cluster.local/ns/${ns}/sa/${sa}`;
 const AUD = 'ambit-control';
@@ -129,4 +134,28 @@ t.test('the CA lives in Secret istio-ca-secret, so replicas share it', async (t)
   const other = caClient(t, second.plane);
   t.ok((await askCertificate(other, id('shop', 'cart'), plane.issueNodeCredential('node-a'))).ok, "the other replica accepts this one's node credentials");
   await second.plane.close();
+});
+
+t.test('`ambit control --kubeconfig` runs on the apiserver as a process', async (t) => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const caDir = mkdtempSync(path.join(tmpdir(), `ambit-kcli-${process.pid}-`));
+  t.teardown(() => rmSync(caDir, { recursive: true, force: true }));
+  const ready = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'control', '--kubeconfig', cluster.kubeconfig, '--ca-dir', caDir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--readiness-address', `127.0.0.1:${ready}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, POD_NAME: 'control-cli', KUBECONFIG: '' },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise((r) => child.once('exit', r));
+  t.teardown(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  await waitUntil('the CLI control plane to be ready', async () => (await fetch(`http://127.0.0.1:${ready}/healthz/ready`).then((r) => r.status, () => 0)) === 200, 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}; its output:\n${out}`);
+  });
+  t.match(out, /"msg":"CA: using the shared CA from its Secret"/, 'it joined the running CA through istio-ca-secret');
+  t.match(out, /"msg":"control plane ready"/);
 });
