@@ -66,7 +66,14 @@ class TunnelAgent extends http.Agent {
 
   override createConnection(_o: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex | null | undefined {
     this.open().then(
-      (s) => cb?.(null, s),
+      (s) => {
+        // Tunnels are half-open streams: when the app closes an idle keep-alive connection
+        // the tunnel only ends, and the agent (which watches 'close') would hand it to the
+        // next request, which then waits forever. A net.Socket without allowHalfOpen closes on
+        // end; so does a tunnel here.
+        s.once('end', () => s.destroy());
+        cb?.(null, s);
+      },
       (e: Error) => cb?.(e, undefined as unknown as Duplex),
     );
     return undefined;
