@@ -37,5 +37,14 @@ t.test('errors name what the user typed', async (t) => {
     [{ logLevel: 'loud' }, env, /--log-level/],
     [{ name: 'Bad_Name' }, env, /--name: must be a Kubernetes name/],
   ];
-  for (const [flags, e, want] of rows) t.throws(() => resolveConfig(flags, e), (err: unknown) => err instanceof ConfigError && want.test(err.message), want.source);
+  for (const [flags, e, want] of rows) {
+    let err: unknown;
+    try {
+      resolveConfig(flags, e);
+    } catch (x) {
+      err = x;
+    }
+    t.ok(err instanceof ConfigError, `${want.source}: a ConfigError`);
+    t.match((err as Error | undefined)?.message, want);
+  }
 });

@@ -177,7 +177,7 @@ t.test('ztunnel and the CNI agent on a 2-node cluster', async (t) => {
       const baseline = await openedFromClient();
       const load = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://server/', '--qps', '20', '--connections', '2', '--duration', '8s', '--json');
       // Kill while traffic flows: once both load connections are open end to end.
-      await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 7000);
+      await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 20_000);
       for (const comp of order) {
         const pids = ['node-1', 'node-2'].map((node) => componentPid(`${comp}-${node}`));
         for (const pid of pids) process.kill(pid, 'SIGKILL');

@@ -122,6 +122,13 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
     t.ok(v2.authorities.length > 0 && v2.authorities.every((a) => a === `${ipB}:8080`));
   });
 
+  await t.test('upstream connections the app closed when idle are not reused', async (t) => {
+    t.equal((await get('/idle', { 'x-route': 'v2' })).status, 200);
+    await new Promise((r) => setTimeout(r, 600));
+    const again = await Promise.race([get('/idle', { 'x-route': 'v2' }), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
+    t.equal(again?.status, 200, 'answered after the app closed the idle connection');
+  });
+
   await t.test('a 90/10 split over 1,000 requests', async (t) => {
     const replies = await many(1000, '/split');
     t.ok(replies.every((r) => r.status === 200));

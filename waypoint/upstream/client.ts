@@ -55,7 +55,28 @@ export function classifyError(e: unknown, where: string): UpstreamError {
   return new UpstreamError('reset', msg, { cause: e });
 }
 
-/** An agent whose connections are HBONE tunnels; TCP options make no sense on them. */
+type SocketLike = Duplex & { ref?: () => unknown; unref?: () => unknown; setKeepAlive?: () => unknown; setNoDelay?: () => unknown; setTimeout?: (ms: number, cb?: () => void) => unknown };
+
+/**
+ * What Node's HTTP client and agent call on a socket they use, park or reuse. A tunnel has no TCP
+ * options, and idle timeouts are the HBONE pool's (it closes idle connections), so these are no-ops.
+ */
+function socketLike(s: Duplex): Duplex {
+  const d = s as SocketLike;
+  // The far end closing its side (the app's keep-alive timeout: a FIN through the tunnel) ends
+  // the tunnel: a tunnel is half-open by design, and a parked half-closed one would take the next
+  // request and never answer it. The HTTP client reads the 'end' first, so a response delimited
+  // by the close still completes.
+  d.once('end', () => setImmediate(() => d.destroy()));
+  d.ref ??= () => d;
+  d.unref ??= () => d;
+  d.setKeepAlive ??= () => d;
+  d.setNoDelay ??= () => d;
+  d.setTimeout ??= () => d;
+  return d;
+}
+
+/** An agent whose connections are HBONE tunnels. */
 class TunnelAgent extends http.Agent {
   constructor(
     private readonly open: () => Promise<Duplex>,
@@ -66,24 +87,12 @@ class TunnelAgent extends http.Agent {
 
   override createConnection(_o: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex | null | undefined {
     this.open().then(
-      (s) => {
-        // Tunnels are half-open streams: when the app closes an idle keep-alive connection
-        // the tunnel only ends, and the agent (which watches 'close') would hand it to the
-        // next request, which then waits forever. A net.Socket without allowHalfOpen closes on
-        // end; so does a tunnel here.
-        s.once('end', () => s.destroy());
-        cb?.(null, s);
-      },
+      (s) => cb?.(null, socketLike(s)),
       (e: Error) => cb?.(e, undefined as unknown as Duplex),
     );
     return undefined;
   }
 
-  override keepSocketAlive(): boolean {
-    return true;
-  }
-
-  override reuseSocket(): void {}
 }
 
 interface H2Entry {

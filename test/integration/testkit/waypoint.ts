@@ -161,6 +161,8 @@ export async function startEchoPod(t: Scope, ca: TestCa, o: { name: string; ip: 
       answer(200);
     });
   });
+  // A short keep-alive timeout, so idle upstream connections close while the waypoint holds them.
+  app.keepAliveTimeout = 300;
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => (app.closeAllConnections(), app.close(() => r()))));
   const grpcServer = new grpc.Server();
