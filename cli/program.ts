@@ -2,15 +2,19 @@ import { Command } from 'commander';
 import { echoCommand } from './apps/echo/command.js';
 import { controlCommand } from '../control/main.js';
 import { ztunnelCommand } from '../ztunnel/main.js';
+import { waypointCommand } from '../waypoint/main.js';
 import { cniAgentCommand } from '../cni/main.js';
 import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js';
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
 import { execCommand, logsCommand } from './commands/pods.js';
+import { addWaypointCommands } from './commands/waypoint.js';
 
 export function buildProgram(): Command {
   const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
   program.showHelpAfterError();
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), cniAgentCommand(), clusterDnsCommand()]) {
+  // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
+  const waypoint = addWaypointCommands(waypointCommand());
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

@@ -28,6 +28,7 @@ import { startAdminServer } from '../lib/admin/server.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
+import { GatewayController } from './gateway/controller.js';
 import { AdsGate } from './xds/ads.js';
 import { Informer } from './xds/informer.js';
 import { MODEL_KINDS, ModelSync } from './xds/model-sync.js';
@@ -65,6 +66,7 @@ export interface ControlPlane {
 }
 
 const CONFIGMAP: Kind = { apiVersion: 'v1', kind: 'ConfigMap' };
+const DEPLOYMENT: Kind = { apiVersion: 'apps/v1', kind: 'Deployment' };
 /** The serving certificate's lifetime; it is renewed at half of it. */
 const SERVING_TTL_SECONDS = 24 * 3600;
 const IN_USE = 'is another control plane running?';
@@ -114,7 +116,8 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     const informers = new Map<ModelKind, Informer>();
     for (const [kind, ref] of Object.entries(MODEL_KINDS) as Array<[ModelKind, Kind]>) informers.set(kind, new Informer(store, ref, log));
     const configMaps = new Informer(store, CONFIGMAP, log);
-    const all = [...informers.values(), configMaps];
+    const deployments = config.deploymentController ? new Informer(store, DEPLOYMENT, log) : undefined;
+    const all = [...informers.values(), configMaps, ...(deployments ? [deployments] : [])];
     closers.push(() => all.forEach((i) => i.close()));
     const pods = informers.get('pods')!;
     const podIndex = new StorePodIndex(pods);
@@ -127,7 +130,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     closers.push(() => leadership.close({ release: closing.releaseLease }));
 
     // Created once the model is loaded; the metrics read it lazily.
-    const live: { xds?: XdsServer; grpcListening: boolean } = { grpcListening: false };
+    const live: { xds?: XdsServer; grpcListening: boolean; gateways?: GatewayController } = { grpcListening: false };
     const metrics = new ControlMetrics(() => live.xds?.connectedClients ?? 0);
     const statusTargets = new Map<string, StatusTarget>([
       // Selector policies get ZtunnelAccepted, targeted ones (enforced by waypoints) WaypointAccepted.
@@ -173,6 +176,29 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     if (status) {
       const model = modelSync.model;
       leadership.add({ name: 'status write-back', start: () => status.sync([...model.policyStatus.values(), ...model.serviceStatus.values(), ...model.l7Status.values()]), stop: () => undefined });
+    }
+    if (deployments) {
+      // Deployments and Gateway status are writes: the leader's alone, like status write-back.
+      leadership.add({
+        name: 'waypoint deployments',
+        start: () => {
+          live.gateways = new GatewayController({
+            store,
+            gateways: informers.get('gateways')!,
+            deployments,
+            services: informers.get('services')!,
+            serviceAccounts: informers.get('serviceAccounts')!,
+            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
+            domainSuffix: config.domainSuffix,
+            log: log.child({ sub: 'waypoints' }),
+          }).start();
+        },
+        stop: () => {
+          const g = live.gateways;
+          live.gateways = undefined;
+          return g?.close();
+        },
+      });
     }
     leadership.start();
 
@@ -239,6 +265,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       settled: async () => {
         await live2.publisher?.idle();
         await status?.idle();
+        await live.gateways?.idle();
       },
       close: async (opts = {}) => {
         closing.releaseLease = opts.releaseLease ?? true;

@@ -66,3 +66,20 @@ t.test('Kubernetes mode: --kubeconfig, KUBECONFIG or a pod; a File store named o
   t.equal(resolveConfig({ stateDir: '/s' }, {}).leaderElection.enabled, false, 'one control plane in File mode leads alone');
   t.match((t.throws(() => resolveConfig({ kubeconfig: '/k' }, { CA_TRUSTED_NODE_ACCOUNTS: 'ztunnel' })) as ConfigError).problems, [/^environment CA_TRUSTED_NODE_ACCOUNTS.*must be namespace\/serviceAccount/]);
 });
+
+t.test('waypoint pods are given the xDS address: the listen host, else the Service name, else what is set', async (t) => {
+  const table: Array<[string, Record<string, string>, Record<string, string>, string]> = [
+    ['all interfaces', {}, {}, 'istiod.istio-system.svc:15012'],
+    ['all interfaces, own namespace', { namespace: 'ambit' }, {}, 'istiod.ambit.svc:15012'],
+    ['one host', { grpcAddress: '10.0.0.2:15012' }, {}, '10.0.0.2:15012'],
+    ['an IPv6 host', { grpcAddress: '[fd00::2]:15012' }, {}, '[fd00::2]:15012'],
+    ['the environment', {}, { AMBIT_WAYPOINT_XDS_ADDRESS: 'cp.example:443' }, 'cp.example:443'],
+    ['the flag over the environment', { waypointXdsAddress: 'flag:1' }, { AMBIT_WAYPOINT_XDS_ADDRESS: 'env:2' }, 'flag:1'],
+  ];
+  for (const [name, flags, env, want] of table) t.equal(resolveConfig({ stateDir: '/s', ...flags }, env).waypointXdsAddress, want, name);
+  t.equal(resolveConfig({ stateDir: '/s' }, {}).deploymentController, true, 'the deployment controller runs by default');
+  t.equal(resolveConfig({ stateDir: '/s', deploymentController: false }, {}).deploymentController, false, '--no-deployment-controller');
+  t.equal(resolveConfig({ stateDir: '/s' }, { PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: 'false' }).deploymentController, false, 'Istio\'s variable');
+  const err = t.throws(() => resolveConfig({ stateDir: '/s' }, { PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: 'maybe' })) as Error;
+  t.match(err.message, /environment PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: "maybe" is not a boolean/);
+});

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
 import { trustDomainProblem } from '../lib/identity/spiffe.js';
+import { formatHostPort } from '../lib/net/host-port.js';
 
 export { ConfigError } from '../lib/config/errors.js';
 export type { ListenAddress } from '../lib/config/address.js';
@@ -45,6 +46,10 @@ export const ConfigSchema = z
     maxCertTtlSeconds: z.number().int().positive(),
     /** Write ZtunnelAccepted / WaypointBound conditions back to the objects. */
     writeStatus: z.boolean(),
+    /** Deploy waypoints for Gateways of class istio-waypoint and write their status. */
+    deploymentController: z.boolean(),
+    /** host:port of this control plane as waypoint pods dial it (their XDS_ADDRESS and CA_ADDRESS). */
+    waypointXdsAddress: z.string().min(1),
     /** Sent to xDS clients as control_plane.identifier. */
     controlPlaneId: z.string().min(1),
     logLevel: z.enum(LOG_LEVELS),
@@ -98,6 +103,8 @@ export interface ControlFlags {
   maxCertTtl?: string;
   maxConcurrentSyncs?: string;
   status?: boolean;
+  deploymentController?: boolean;
+  waypointXdsAddress?: string;
   logLevel?: string;
   kubeconfig?: string;
   tokenAudience?: string;
@@ -129,6 +136,17 @@ function kubeMode(r: SettingsReader, flags: ControlFlags, env: Env, namespace: s
 }
 
 /**
+ * Where pods reach the xDS server when not told: the listen address when it names one host, else
+ * the control plane's Service name in its namespace (as istiod's `istiod.istio-system.svc:15012`).
+ */
+function advertised(grpc: { host: string; port: number }, namespace: string): string {
+  const any = ['', '0.0.0.0', '::', '[::]'].includes(grpc.host);
+  const port = grpc.port || 15012;
+  if (any) return `istiod.${namespace}.svc:${port}`;
+  return formatHostPort(grpc.host, port);
+}
+
+/**
  * Builds the Config: flag, then environment variable (Istio's name where it has one), then default.
  * Every problem is reported at once, each naming the flag or variable the value came from, e.g.
  * `environment PILOT_DEBOUNCE_MAX: "soon" is not a duration; …`.
@@ -138,6 +156,7 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
   const stateDir = path.resolve(r.string('stateDir', { flag: '--state-dir', env: ['AMBIT_STATE_DIR'], default: '/var/lib/ambit' }));
   const namespace = r.string('namespace', { flag: '--namespace', env: ['POD_NAMESPACE'], default: 'istio-system' });
   r.sourceOf('credentialsDir', { kind: 'default', flag: '--state-dir' });
+  const grpc = r.listenAddress('grpc', { flag: '--grpc-address', env: ['AMBIT_GRPC_ADDRESS'], default: ':15012' });
   r.sourceOf('controlPlaneId', { kind: 'env', env: 'POD_NAME' });
   const raw = {
     stateDir,
@@ -151,7 +170,7 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
     serviceAccount: 'istiod',
     network: r.string('network', { flag: '--network', env: ['NETWORK'], default: '' }),
     domainSuffix: r.string('domainSuffix', { flag: '--domain-suffix', env: ['DOMAIN_SUFFIX'], default: 'cluster.local' }),
-    grpc: r.listenAddress('grpc', { flag: '--grpc-address', env: ['AMBIT_GRPC_ADDRESS'], default: ':15012' }),
+    grpc,
     monitoring: r.listenAddress('monitoring', { flag: '--monitoring-address', env: ['AMBIT_MONITORING_ADDRESS'], default: ':15014' }),
     readiness: r.listenAddress('readiness', { flag: '--readiness-address', env: ['AMBIT_READINESS_ADDRESS'], default: ':15021' }),
     debounce: {
@@ -162,6 +181,8 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
     defaultCertTtlSeconds: Math.round(r.duration('defaultCertTtlSeconds', { flag: '--default-cert-ttl', env: ['DEFAULT_WORKLOAD_CERT_TTL'], default: '24h' }) / 1000),
     maxCertTtlSeconds: Math.round(r.duration('maxCertTtlSeconds', { flag: '--max-cert-ttl', env: ['MAX_WORKLOAD_CERT_TTL'], default: '90d' }) / 1000),
     writeStatus: r.boolean('writeStatus', { flag: '--no-status', env: ['AMBIENT_ENABLE_STATUS'] }, true),
+    deploymentController: r.boolean('deploymentController', { flag: '--no-deployment-controller', env: ['PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER'] }, true),
+    waypointXdsAddress: r.string('waypointXdsAddress', { flag: '--waypoint-xds-address', env: ['AMBIT_WAYPOINT_XDS_ADDRESS'], default: advertised(grpc, namespace) }),
     controlPlaneId: env.POD_NAME || os.hostname() || 'ambit-control',
     logLevel: r.logLevel(),
     kube: kubeMode(r, flags, env, namespace),

@@ -19,6 +19,7 @@ import { createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type Pl
 import { ServiceProxy } from './net/kube-proxy.js';
 import { startPortForward, type PortForward } from './net/port-forward.js';
 import { toProxyInput } from './service-map.js';
+import { meshCredentialEnv } from './mesh-credentials.js';
 import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
 import { issueNodeCredential } from '../../lib/credentials/node-credential.js';
 import { installPlugin as installCniPlugin } from '../../lib/cni-plugin/install.js';
@@ -253,8 +254,9 @@ export class LocalCluster {
             labels: pod.metadata.labels ?? {},
             annotations: pod.metadata.annotations ?? {},
             logDir: podLogDir(this.l, pod.metadata.namespace, pod.metadata.name),
-            // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name.
-            extraEnv: { HOSTNAME: pod.metadata.name },
+            // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name. Waypoint pods
+            // also get the mesh root and this node's credential.
+            extraEnv: { HOSTNAME: pod.metadata.name, ...meshCredentialEnv(pod.metadata.labels, nodeName, { caRoot: path.join(this.l.ca, 'root-cert.pem'), credentialsDir: this.credentialsDir }) },
           }, onStatus);
           return rt;
         },

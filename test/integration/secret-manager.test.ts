@@ -15,8 +15,8 @@ import { NodeAuthorizer, StaticPodIndex } from '../../control/ca/node-auth.js';
 import { CertificateService } from '../../control/ca/service.js';
 import { Signer } from '../../control/ca/signer.js';
 import { makeTempDir, removeDir } from '../../control/ca/testkit.js';
-import { CaRequestError, GrpcCaClient, type CaClient, type CertificateRequest } from '../../ztunnel/identity/ca-client.js';
-import { SecretManager, type Clock, type Credentials } from '../../ztunnel/identity/secret-manager.js';
+import { CaRequestError, GrpcCaClient, type CaClient, type CertificateRequest } from '../../lib/ca-client/ca-client.js';
+import { SecretManager, type Clock, type Credentials } from '../../lib/ca-client/secret-manager.js';
 
 const BACKEND = 'spiffe://cluster.local/ns/demo/sa/backend';
 const FRONTEND = 'spiffe://cluster.local/ns/demo/sa/frontend';

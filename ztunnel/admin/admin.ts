@@ -1,7 +1,7 @@
 // ztunnel's own ports, in its own namespace: 15000 admin on localhost
 // (/config_dump, /logging), 15020 Prometheus (/metrics, /stats/prometheus), 15021 readiness.
 import type { Logger } from '../../lib/telemetry/log.js';
-import type { CertStatus } from '../identity/secret-manager.js';
+import type { CertStatus } from '../../lib/ca-client/secret-manager.js';
 import type { PodStatus } from '../inpod/registry.js';
 import type { ConnectionSummary } from '../proxy/connection-manager.js';
 import type { Policy } from '../rbac/policy.js';

@@ -13,7 +13,7 @@ import { Signer } from '../../../control/ca/signer.js';
 import { makeTempDir, removeDir } from '../../../control/ca/testkit.js';
 import { connectInNetns, listenInNetns } from '../../../lib/native/index.js';
 import { addNetns, delNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
-import { CaRequestError, type CaClient, type CertificateRequest } from '../../../ztunnel/identity/ca-client.js';
+import { CaRequestError, type CaClient, type CertificateRequest } from '../../../lib/ca-client/ca-client.js';
 
 export interface Scope {
   teardown(fn: () => unknown): void;

@@ -1,5 +1,5 @@
 // When to renew a certificate and how long to wait after a failure. Pure.
-import type { BackoffOptions } from '../../lib/xds/types.js';
+import type { BackoffOptions } from '../xds/types.js';
 
 /** Retries after a failed request: 1 s doubling to 150 s (Istio's maximum), ±20 %. */
 export const CERT_RETRY_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 150_000, multiplier: 2, jitter: 0.2 };

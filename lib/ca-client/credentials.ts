@@ -1,7 +1,7 @@
-// A workload certificate as ztunnel uses it, built from a CreateCertificate response and checked:
+// A workload certificate as the proxies (ztunnel, waypoint) use it, built from a CreateCertificate response and checked:
 // the leaf names the identity we asked for, carries our public key, and chains to the roots sent.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { splitCertChainResponse, verifyChain } from '../../lib/identity/chain.js';
+import { splitCertChainResponse, verifyChain } from '../identity/chain.js';
 
 /**
  * Immutable. Connections keep the object they handshook with; a rotation makes a new one, so nothing

@@ -1,9 +1,9 @@
-// The control plane's certificate service, as ztunnel calls it: gRPC over TLS,
+// The control plane's certificate service, as ztunnel and the waypoint call it: gRPC over TLS,
 // /istio.v1.auth.IstioCertificateService/CreateCertificate, with the node credential as a bearer
-// token and the pod's identity as ImpersonatedIdentity.
+// token and the workload's identity as ImpersonatedIdentity.
 import * as grpc from '@grpc/grpc-js';
-import { createGrpcClient, type ClientOf } from '../../lib/proto/grpc.js';
-import { IstioCertificateService } from '../../lib/proto/gen/istio/v1/auth/ca_pb.js';
+import { createGrpcClient, type ClientOf } from '../proto/grpc.js';
+import { IstioCertificateService } from '../proto/gen/istio/v1/auth/ca_pb.js';
 
 export interface CertificateRequest {
   identity: string;

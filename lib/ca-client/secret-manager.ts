@@ -1,11 +1,12 @@
-// ztunnel's certificates, one per identity of the pods on its node: fetched on demand or ahead of
-// time, renewed at half of their lifetime, retried with backoff while the old one is still good.
+// A proxy's workload certificates, one per identity (ztunnel: each identity of the pods on its node;
+// a waypoint: its own): fetched on demand or ahead of time, renewed at half of their lifetime,
+// retried with backoff while the old one is still good.
 import { EventEmitter } from 'node:events';
-import { generateCsr as defaultGenerateCsr, type GeneratedCsr } from '../../lib/identity/csr.js';
-import { parseSpiffeId } from '../../lib/identity/spiffe.js';
-import { silentLogger, type Logger } from '../../lib/telemetry/log.js';
-import { backoffDelay, validateBackoff } from '../../lib/xds/backoff.js';
-import type { BackoffOptions } from '../../lib/xds/types.js';
+import { generateCsr as defaultGenerateCsr, type GeneratedCsr } from '../identity/csr.js';
+import { parseSpiffeId } from '../identity/spiffe.js';
+import { silentLogger, type Logger } from '../telemetry/log.js';
+import { backoffDelay, validateBackoff } from '../xds/backoff.js';
+import type { BackoffOptions } from '../xds/types.js';
 import type { CaClient } from './ca-client.js';
 import { credentialsFromResponse, type Credentials } from './credentials.js';
 import { PriorityLimiter, Priority } from './limiter.js';
