@@ -8,6 +8,9 @@ import { silentLogger, type Logger } from '../lib/telemetry/log.js';
 import { ZdsServer } from '../lib/zds/index.js';
 import { NodeAgent } from './agent/agent.js';
 import { PodController, type RecoveryReport } from './agent/controller.js';
+import { findPodNetns } from './agent/netns-finder.js';
+import { chainCniConfig } from './agent/chain.js';
+import { installPlugin, PLUGIN_BINARY } from '../lib/cni-plugin/install.js';
 import { cniHandlers } from './agent/events.js';
 import { AgentMetrics } from './agent/metrics.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
@@ -44,7 +47,8 @@ const DRAIN_MS = 10_000;
 
 export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Promise<CniAgent> {
   const log = deps.logger ?? silentLogger();
-  const store = deps.store ?? openStore(config.storeDir, { logger: log.child({ part: 'store' }) });
+  const storeLog = log.child({ part: 'store' });
+  const store = deps.store ?? (config.kube ? openStore({ kube: true, ...config.kube }, { logger: storeLog, fieldManager: 'ambit-cni-agent' }) : openStore(config.storeDir, { logger: storeLog }));
   const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   const state = { probe: false, listed: false, cni: false, accepting: true };
   const readiness = (): StatusReply => {
@@ -88,7 +92,8 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
       store, redirector, probe, zds, metrics, log,
       settings: { node: config.node, excludeNamespaces: config.excludeNamespaces, dnsCapture: config.dnsCapture, probeIpv6: config.probeIpv6 },
     });
-    const ctl = new PodController({ agent, store, metrics, log });
+    // In Kubernetes nothing annotates a pod's netns: running pods are found through /proc.
+    const ctl = new PodController({ agent, store, metrics, log, ...(config.kube ? { findNetns: (uid: string) => findPodNetns(uid) } : {}) });
     Object.assign(live, { agent, controller: ctl });
     const recovery = await ctl.recover();
     state.listed = true;
@@ -106,6 +111,12 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
     }), log);
     closers.push(() => cni.close());
     state.cni = true;
+    // Only now: once chained, every new pod's ADD asks this agent, which must already answer.
+    if (config.cniBinDir) log.info({ plugin: await installPlugin(config.cniBinDir) }, 'installed the CNI plugin');
+    if (config.cniConfDir) {
+      const chained = await chainCniConfig(config.cniConfDir, { type: PLUGIN_BINARY, agentSocket: cni.socketPath, excludeNamespaces: config.excludeNamespaces });
+      log.info({ file: chained.file, changed: chained.changed }, 'ambit-cni chained into the node CNI configuration');
+    }
     ctl.start();
     log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: monitoring.address }, 'cni-agent ready');
 

@@ -73,3 +73,11 @@ t.test('a bad flag and a bad environment variable are each named as the user typ
   t.match((t.throws(() => resolveConfig({ node: 'n' }, { AMBIT_CNI_EXCLUDE_NAMESPACES: 'ok,Not OK' })) as ConfigError).problems, [/^environment AMBIT_CNI_EXCLUDE_NAMESPACES\[1\]: /]);
   t.equal(resolveConfig({ node: 'n' }, { AMBIT_LOG_LEVEL: 'debug' }).logLevel, 'debug');
 });
+
+t.test('Kubernetes mode: --kubeconfig, or KUBECONFIG / a pod when no File store is named', async (t) => {
+  t.equal(resolveConfig({ node: 'n' }, {}).kube, undefined);
+  t.same(resolveConfig({ node: 'n', kubeconfig: '/k' }, {}).kube, { kubeconfig: '/k' });
+  t.same(resolveConfig({ node: 'n' }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }).kube, {}, 'in a pod: its service account');
+  t.same(resolveConfig({ node: 'n' }, { KUBECONFIG: '/a:/b' }).kube, {}, 'KUBECONFIG is resolved by the store');
+  t.equal(resolveConfig({ node: 'n', stateDir: '/s' }, { KUBECONFIG: '/k' }).kube, undefined, 'ambit up names its state dir and stays on the File store');
+});

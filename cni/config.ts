@@ -34,6 +34,12 @@ export const ConfigSchema = z.object({
   nodeNetns: z.string().min(1).optional(),
   zdsAckTimeoutMs: z.number().int().min(100).max(60_000),
   logLevel: z.enum(LOG_LEVELS),
+  /** Chain ambit-cni into the primary configuration of this directory at start (Kubernetes: /etc/cni/net.d). */
+  cniConfDir: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+  /** Install the ambit-cni binary here at start (Kubernetes: /opt/cni/bin). */
+  cniBinDir: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+  /** Kubernetes mode: pods and namespaces come from an API server (this kubeconfig, else $KUBECONFIG or the pod's service account). */
+  kube: z.object({ kubeconfig: z.string().min(1).optional() }).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -54,6 +60,26 @@ export interface CniAgentFlags {
   nodeNetns?: string;
   zdsAckTimeout?: string;
   logLevel?: string;
+  kubeconfig?: string;
+  cniConfDir?: string;
+  cniBinDir?: string;
+}
+
+function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {
+  return v ? ({ [key]: v } as Record<K, string>) : {};
+}
+
+/**
+ * Kubernetes mode when --kubeconfig is given, or when KUBECONFIG or KUBERNETES_SERVICE_HOST (a
+ * pod) is set and no File store was named on the command line (as `ambit up` names its own).
+ */
+function kubeMode(r: SettingsReader, flags: CniAgentFlags, env: Env): { kube?: { kubeconfig?: string } } {
+  const fromFlag = flags.kubeconfig !== undefined && flags.kubeconfig !== '';
+  const fileNamed = flags.stateDir !== undefined || flags.storeDir !== undefined;
+  if (!fromFlag && (fileNamed || (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST))) return {};
+  // From the environment it is left to the store, which resolves KUBECONFIG as kubectl does.
+  const kubeconfig = r.string('kube.kubeconfig', { flag: '--kubeconfig', env: ['KUBECONFIG'] });
+  return { kube: fromFlag && kubeconfig ? { kubeconfig } : {} };
 }
 
 /** Flags win over the environment, which wins over the defaults. */
@@ -78,6 +104,9 @@ export function resolveConfig(flags: CniAgentFlags, env: Env = {}): Config {
     ...(nodeNetns ? { nodeNetns } : {}),
     zdsAckTimeoutMs: Math.ceil(r.duration('zdsAckTimeoutMs', { flag: '--zds-ack-timeout', default: '5s' })),
     logLevel: r.logLevel(),
+    ...kubeMode(r, flags, env),
+    ...optional('cniConfDir', r.string('cniConfDir', { flag: '--cni-conf-dir', env: ['CNI_NET_DIR'] })),
+    ...optional('cniBinDir', r.string('cniBinDir', { flag: '--cni-bin-dir', env: ['CNI_BIN_DIR'] })),
   };
   if (node === undefined || node === '') throw new ConfigError('--node is required (or the environment variable NODE_NAME): the node whose pods this agent enrols');
   return r.validate('cni-agent', ConfigSchema, raw);

@@ -41,6 +41,9 @@ export function cniAgentCommand(io: CniAgentIO = defaultIO): Command {
     .option('--probe-backend <tool>', 'node probe SNAT set: auto, ipset or nft (default auto)')
     .option('--probe-ipv6', 'also SNAT probes to IPv6 pod addresses')
     .option('--node-netns <name>', "put the probe SNAT in this named network namespace instead of the agent's own")
+    .option('--cni-conf-dir <dir>', "chain ambit-cni into this directory's primary CNI configuration at start (env CNI_NET_DIR; e.g. /etc/cni/net.d)")
+    .option('--cni-bin-dir <dir>', 'install the ambit-cni binary here at start (env CNI_BIN_DIR; e.g. /opt/cni/bin)')
+    .option('--kubeconfig <file>', "Kubernetes mode: this kubeconfig's API server holds the pods (env KUBECONFIG; in a pod its service account)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .option('--zds-ack-timeout <duration>', 'how long ztunnel may take to acknowledge a pod (default 5s)', durationArg('--zds-ack-timeout'))
     .action(async (o: CniAgentFlags) => {

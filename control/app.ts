@@ -7,7 +7,12 @@ import type { ClusterStore, Kind } from '../lib/store/types.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { XdsServer, type XdsServerEvents } from '../lib/xds/server.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, XDS_MAX_MESSAGE_BYTES } from '../lib/xds/types.js';
-import { FileAuthenticator } from './ca/authn.js';
+import { FileAuthenticator, type Authenticator } from './ca/authn.js';
+import { syncCaSecret } from './ca/ca-secret.js';
+import { KubeModeAuthenticator, TokenReviewAuthenticator } from './ca/kube-authn.js';
+import { Leadership } from './leader/leadership.js';
+import { KubeStore } from '../lib/store/kube.js';
+import { reviewToken } from '../lib/store/kube-tokens.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { NodeAuthorizer } from './ca/node-auth.js';
 import { CertificateService } from './ca/service.js';
@@ -52,9 +57,12 @@ export interface ControlPlane {
   /** A node credential signed with this control plane's key (what `issue-node-credential` writes). */
   issueNodeCredential(nodeName: string, ttlSeconds?: number): string;
   isReady(): boolean;
+  /** Whether this replica writes status and runs the controllers (always, without an election). */
+  isLeader(): boolean;
   /** Resolves once queued status writes and root publications are done (tests). */
   settled(): Promise<void>;
-  close(): Promise<void>;
+  /** `releaseLease: false` leaves the lease to lapse, as a crash would (tests). */
+  close(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
 const CONFIGMAP: Kind = { apiVersion: 'v1', kind: 'ConfigMap' };
@@ -83,6 +91,7 @@ function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCreden
 export async function startControlPlane(config: Config, deps: ControlPlaneDeps = {}): Promise<ControlPlane> {
   const log = deps.logger ?? createLogger('control', config.logLevel);
   const closers: Array<() => unknown> = [];
+  const closing = { releaseLease: true };
   const closeAll = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) {
       try {
@@ -93,11 +102,15 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     }
   };
   try {
-    const store = deps.store ?? openStore(config.storeDir, { logger: log.child({ sub: 'store' }) });
+    const storeLog = log.child({ sub: 'store' });
+    const store = deps.store ?? (config.kube ? openStore({ kube: true, ...(config.kube.kubeconfig ? { kubeconfig: config.kube.kubeconfig } : {}) }, { logger: storeLog, fieldManager: 'ambit-control', forceApply: true }) : openStore(config.storeDir, { logger: storeLog }));
     if (!deps.store) closers.push(() => store.close());
 
-    const ca = await CertificateAuthority.open({ dir: config.caDir, trustDomain: config.trustDomain, logger: log });
-    const authenticator = await FileAuthenticator.open({ dir: config.caDir, logger: log });
+    const openCa = async (): Promise<[CertificateAuthority, FileAuthenticator]> =>
+      Promise.all([CertificateAuthority.open({ dir: config.caDir, trustDomain: config.trustDomain, logger: log }), FileAuthenticator.open({ dir: config.caDir, logger: log })]);
+    // Replicas share one CA through a Secret; the local files are its copy.
+    if (config.kube) await syncCaSecret(store, config.namespace, config.caDir, async () => void (await openCa()), log);
+    const [ca, fileAuthenticator] = await openCa();
     const rootCertFile = await writeRootCertFile(config.caDir, ca.rootPem());
 
     const informers = new Map<ModelKind, Informer>();
@@ -109,6 +122,12 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     const pods = informers.get('pods')!;
     const podIndex = new StorePodIndex(pods);
     closers.push(() => podIndex.close());
+    const authenticator = config.kube ? kubeAuthenticator(config, store, pods, fileAuthenticator) : fileAuthenticator;
+    const leadership = new Leadership(
+      log,
+      config.leaderElection.enabled ? { store, namespace: config.namespace, identity: config.controlPlaneId, ...config.leaderElection } : undefined,
+    );
+    closers.push(() => leadership.close({ release: closing.releaseLease }));
 
     // Created once the model is loaded; the metrics read it lazily.
     const live: { xds?: XdsServer; grpcListening: boolean; gateways?: GatewayController } = { grpcListening: false };
@@ -133,7 +152,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       logger: log,
       onCommit: (info) => {
         metrics.modelCommitted(info);
-        if (info.changes.contextRebuilt) status?.sync([...modelSync.model.policyStatus.values(), ...modelSync.model.serviceStatus.values(), ...modelSync.model.l7Status.values()]);
+        if (info.changes.contextRebuilt && leadership.isLeader) status?.sync([...modelSync.model.policyStatus.values(), ...modelSync.model.serviceStatus.values(), ...modelSync.model.l7Status.values()]);
       },
     });
     closers.push(() => modelSync.close());
@@ -148,24 +167,40 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     modelSync.initialize();
     log.info({ ms: Math.round(performance.now() - started), objects: Object.fromEntries([...informers].map(([k, i]) => [k, i.items.size])), addresses: modelSync.addresses.size, authorizations: modelSync.authorizations.size }, 'cluster state loaded; model built');
 
-    if (deployments) {
-      const gateways = new GatewayController({
-        store,
-        gateways: informers.get('gateways')!,
-        deployments,
-        services: informers.get('services')!,
-        serviceAccounts: informers.get('serviceAccounts')!,
-        render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
-        domainSuffix: config.domainSuffix,
-        log: log.child({ sub: 'waypoints' }),
-      }).start();
-      closers.push(() => gateways.close());
-      live.gateways = gateways;
+    const live2: { publisher?: RootCertPublisher } = {};
+    leadership.add({
+      name: 'root certificate ConfigMaps',
+      start: () => (live2.publisher = new RootCertPublisher(store, informers.get('namespaces')!, configMaps, ca.rootPem(), log)).start(),
+      stop: () => live2.publisher?.close(),
+    });
+    if (status) {
+      const model = modelSync.model;
+      leadership.add({ name: 'status write-back', start: () => status.sync([...model.policyStatus.values(), ...model.serviceStatus.values(), ...model.l7Status.values()]), stop: () => undefined });
     }
-
-    const publisher = new RootCertPublisher(store, informers.get('namespaces')!, configMaps, ca.rootPem(), log);
-    publisher.start();
-    closers.push(() => publisher.close());
+    if (deployments) {
+      // Deployments and Gateway status are writes: the leader's alone, like status write-back.
+      leadership.add({
+        name: 'waypoint deployments',
+        start: () => {
+          live.gateways = new GatewayController({
+            store,
+            gateways: informers.get('gateways')!,
+            deployments,
+            services: informers.get('services')!,
+            serviceAccounts: informers.get('serviceAccounts')!,
+            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
+            domainSuffix: config.domainSuffix,
+            log: log.child({ sub: 'waypoints' }),
+          }).start();
+        },
+        stop: () => {
+          const g = live.gateways;
+          live.gateways = undefined;
+          return g?.close();
+        },
+      });
+    }
+    leadership.start();
 
     const signer = new Signer(ca, { defaultTtlSeconds: config.defaultCertTtlSeconds, maxTtlSeconds: config.maxCertTtlSeconds });
     const certService = new CertificateService({ authenticator, authorizer: new NodeAuthorizer({ podIndex, trustDomain: config.trustDomain }), signer, logger: log });
@@ -224,17 +259,36 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       rootCertPem: ca.rootPem(),
       rootCertFile,
       servingIdentity: serving.certificate.identity,
-      issueNodeCredential: (node, ttl) => authenticator.issueNodeCredential(node, ttl),
+      issueNodeCredential: (node, ttl) => fileAuthenticator.issueNodeCredential(node, ttl),
       isReady: ready,
+      isLeader: () => leadership.isLeader,
       settled: async () => {
-        await publisher.idle();
+        await live2.publisher?.idle();
         await status?.idle();
         await live.gateways?.idle();
       },
-      close: closeAll,
+      close: async (opts = {}) => {
+        closing.releaseLease = opts.releaseLease ?? true;
+        await closeAll();
+      },
     };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** TokenReview for service-account tokens, this control plane's own signature for node credentials. */
+function kubeAuthenticator(config: Config, store: ClusterStore, pods: Informer, own: FileAuthenticator): Authenticator {
+  const kube = config.kube!;
+  if (!(store instanceof KubeStore)) throw new Error('Kubernetes mode needs the Kubernetes store to review tokens; pass no store, or a KubeStore');
+  const review = new TokenReviewAuthenticator({
+    review: (token, audiences) => reviewToken(store.client, token, audiences),
+    // A ztunnel that just started may not be in the informer yet.
+    pod: async (namespace, name) => pods.items.get(`${namespace}/${name}`) ?? (await store.get({ apiVersion: 'v1', kind: 'Pod', namespace, name })),
+    audience: kube.tokenAudience,
+    trustDomain: config.trustDomain,
+    nodeAccounts: kube.nodeAccounts,
+  });
+  return new KubeModeAuthenticator(own, review);
 }

@@ -55,6 +55,18 @@ t.test('a bad flag and a bad environment variable are each named as the user typ
   t.equal(resolveConfig({ stateDir: '/s', logLevel: 'warn' }, { AMBIT_LOG_LEVEL: 'debug' }).logLevel, 'warn');
 });
 
+t.test('Kubernetes mode: --kubeconfig, KUBECONFIG or a pod; a File store named on the command line wins over the environment', async (t) => {
+  t.equal(resolveConfig({ stateDir: '/s' }, {}).kube, undefined, 'File mode by default');
+  t.equal(resolveConfig({ stateDir: '/s' }, { KUBECONFIG: '/k' }).kube, undefined, 'ambit up names its state dir: a KUBECONFIG in the shell does not change the mode');
+  t.same(resolveConfig({ kubeconfig: '/k' }, {}).kube, { kubeconfig: '/k', tokenAudience: 'ambit-control', nodeAccounts: ['istio-system/ztunnel'] });
+  t.same(resolveConfig({}, { KUBECONFIG: '/a:/b', POD_NAMESPACE: 'ambit' }).kube, { tokenAudience: 'ambit-control', nodeAccounts: ['ambit/ztunnel'] }, 'KUBECONFIG is left to the store to resolve');
+  const pod = resolveConfig({ tokenAudience: 'mesh' }, { KUBERNETES_SERVICE_HOST: '10.96.0.1', CA_TRUSTED_NODE_ACCOUNTS: 'istio-system/ztunnel, kube-system/agent' });
+  t.same(pod.kube, { tokenAudience: 'mesh', nodeAccounts: ['istio-system/ztunnel', 'kube-system/agent'] });
+  t.equal(pod.leaderElection.enabled, true, 'replicas elect a leader in Kubernetes mode');
+  t.equal(resolveConfig({ stateDir: '/s' }, {}).leaderElection.enabled, false, 'one control plane in File mode leads alone');
+  t.match((t.throws(() => resolveConfig({ kubeconfig: '/k' }, { CA_TRUSTED_NODE_ACCOUNTS: 'ztunnel' })) as ConfigError).problems, [/^environment CA_TRUSTED_NODE_ACCOUNTS.*must be namespace\/serviceAccount/]);
+});
+
 t.test('waypoint pods are given the xDS address: the listen host, else the Service name, else what is set', async (t) => {
   const table: Array<[string, Record<string, string>, Record<string, string>, string]> = [
     ['all interfaces', {}, {}, 'istiod.istio-system.svc:15012'],

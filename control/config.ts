@@ -53,6 +53,28 @@ export const ConfigSchema = z
     /** Sent to xDS clients as control_plane.identifier. */
     controlPlaneId: z.string().min(1),
     logLevel: z.enum(LOG_LEVELS),
+    /**
+     * Kubernetes mode: the cluster state is an API server's (a kubeconfig file, or the pod's
+     * service account when `kubeconfig` is absent), callers present service-account tokens.
+     * Absent: File mode.
+     */
+    kube: z
+      .object({
+        kubeconfig: z.string().min(1).optional(),
+        /** The audience callers' tokens must be issued for (TokenReview). */
+        tokenAudience: z.string().min(1),
+        /** `namespace/serviceAccount` of node agents, which may ask for their node's pods' identities. */
+        nodeAccounts: z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be namespace/serviceAccount')),
+      })
+      .optional(),
+    /** One replica at a time writes status and runs controllers; the others serve xDS and the CA. */
+    leaderElection: z.object({
+      enabled: z.boolean(),
+      leaseName: k8sName,
+      leaseDurationMs: z.number().int().min(1000),
+      renewDeadlineMs: z.number().int().min(1),
+      retryPeriodMs: z.number().int().min(1),
+    }),
   })
   .superRefine((c, ctx) => {
     if (c.debounce.maxMs < c.debounce.quietMs) ctx.addIssue({ code: 'custom', path: ['debounce', 'maxMs'], message: `must be >= the quiet period (${c.debounce.quietMs} ms)` });
@@ -84,6 +106,33 @@ export interface ControlFlags {
   deploymentController?: boolean;
   waypointXdsAddress?: string;
   logLevel?: string;
+  kubeconfig?: string;
+  tokenAudience?: string;
+}
+
+/** What callers' tokens are requested for unless --token-audience says otherwise. */
+export const DEFAULT_KUBE_TOKEN_AUDIENCE = 'ambit-control';
+
+/**
+ * Kubernetes mode when --kubeconfig is given, or when KUBECONFIG or KUBERNETES_SERVICE_HOST (a
+ * pod) is set and no File store was named on the command line: `ambit up` names its state
+ * directory, so a KUBECONFIG in the user's shell does not pull it off its File store.
+ */
+function kubeMode(r: SettingsReader, flags: ControlFlags, env: Env, namespace: string | undefined): Config['kube'] {
+  const fileNamed = flags.stateDir !== undefined || flags.storeDir !== undefined;
+  const fromFlag = flags.kubeconfig !== undefined && flags.kubeconfig !== '';
+  if (!fromFlag && (fileNamed || (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST))) return undefined;
+  // From the environment it is left to the store, which reads KUBECONFIG (one or more files) or
+  // the pod's service account as kubectl does.
+  const kubeconfig = r.string('kube.kubeconfig', { flag: '--kubeconfig', env: ['KUBECONFIG'] });
+  return {
+    ...(fromFlag && kubeconfig ? { kubeconfig } : {}),
+    tokenAudience: r.string('kube.tokenAudience', { flag: '--token-audience', env: ['AMBIT_TOKEN_AUDIENCE'], default: DEFAULT_KUBE_TOKEN_AUDIENCE }),
+    nodeAccounts: (r.string('kube.nodeAccounts', { flag: '--node-accounts', env: ['CA_TRUSTED_NODE_ACCOUNTS'], default: `${namespace ?? 'istio-system'}/ztunnel` }) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  };
 }
 
 /**
@@ -136,6 +185,9 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
     waypointXdsAddress: r.string('waypointXdsAddress', { flag: '--waypoint-xds-address', env: ['AMBIT_WAYPOINT_XDS_ADDRESS'], default: advertised(grpc, namespace) }),
     controlPlaneId: env.POD_NAME || os.hostname() || 'ambit-control',
     logLevel: r.logLevel(),
+    kube: kubeMode(r, flags, env, namespace),
+    leaderElection: { enabled: false, leaseName: 'ambit-control-leader', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
   };
+  raw.leaderElection.enabled = raw.kube !== undefined;
   return r.validate('control plane', ConfigSchema, raw);
 }

@@ -49,6 +49,8 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--max-cert-ttl <duration>', 'longest workload certificate lifetime (default 90d)', durationArg('--max-cert-ttl'))
     .option('--max-concurrent-syncs <n>', 'clients receiving their initial full push at once (env PILOT_PUSH_THROTTLE; default 8)')
     .option('--no-status', 'do not write conditions back to policies and services (env AMBIENT_ENABLE_STATUS)')
+    .option('--kubeconfig <file>', 'Kubernetes mode: the API server of this kubeconfig is the cluster state (env KUBECONFIG; in a pod its service account)')
+    .option('--token-audience <aud>', 'Kubernetes mode: the audience of the service-account tokens callers present (env AMBIT_TOKEN_AUDIENCE; default ambit-control)')
     .option('--no-deployment-controller', 'do not deploy waypoints for Gateways of class istio-waypoint (env PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER)')
     .option('--waypoint-xds-address <host:port>', 'the xDS and CA address waypoint pods are given (env AMBIT_WAYPOINT_XDS_ADDRESS; default: --grpc-address if it names a host, else istiod.<namespace>.svc:15012)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')

@@ -18,6 +18,11 @@ export interface ControllerDeps {
   metrics: AgentMetrics;
   log: Logger;
   retry?: RetryPolicy;
+  /**
+   * The netns of a running pod the agent learns of from the cluster rather than a CNI ADD, when
+   * no `ambit.dev/netns` annotation names it (Kubernetes: netns-finder.ts).
+   */
+  findNetns?: (podUid: string) => Promise<string | undefined>;
 }
 
 export interface RecoveryReport {
@@ -42,8 +47,12 @@ export class PodController {
   /** key → fingerprint of the pod as last seen by the watch. */
   private readonly seen = new Map<string, string>();
 
+  /** Only this node's pods, selected by the store (on an API server: not every pod of the cluster to every node). */
+  private readonly ownNode: Record<string, string>;
+
   constructor(private readonly d: ControllerDeps) {
     this.node = d.agent.settings.node;
+    this.ownNode = { 'spec.nodeName': this.node };
     this.reconciler = new Reconciler(
       d.agent.queue,
       (key) => this.reconcile(key),
@@ -59,7 +68,7 @@ export class PodController {
    */
   async recover(): Promise<RecoveryReport> {
     const report: RecoveryReport = { kept: [], repaired: [], deferred: [] };
-    const pods = (await this.d.store.list<Pod>(POD)).filter((p) => p.spec?.nodeName === this.node);
+    const pods = (await this.d.store.list<Pod>(POD, { fieldSelector: this.ownNode })).filter((p) => p.spec?.nodeName === this.node);
     const namespaces = new Map((await this.d.store.list<Namespace>(NAMESPACE)).map((n) => [n.metadata.name, n]));
     for (const pod of pods) {
       this.indexPod(pod, true);
@@ -90,7 +99,7 @@ export class PodController {
   /** Watches Pods and Namespaces; the initial events queue a reconcile of every pod of this node. */
   start(): void {
     this.watchKind('Pod', () =>
-      this.d.store.watch<Pod>(POD, { onError: (e) => this.rewatch('Pod', e) }, (ev) => {
+      this.d.store.watch<Pod>(POD, { fieldSelector: this.ownNode, onError: (e) => this.rewatch('Pod', e) }, (ev) => {
         const pod = ev.object;
         const key = podKey(pod.metadata.namespace, pod.metadata.name);
         const mine = pod.spec?.nodeName === this.node;
@@ -138,7 +147,8 @@ export class PodController {
     }
     const ns = await store.get<Namespace>({ ...NAMESPACE, name: namespace });
     const decision = decideEnrolment(pod, ns, agent.settings);
-    const netns = cur?.netnsPath ?? podNetnsPath(pod);
+    let netns = cur?.netnsPath ?? podNetnsPath(pod);
+    if (!netns && decision.enrol && pod.metadata.uid && this.d.findNetns) netns = await this.d.findNetns(pod.metadata.uid);
     if (!decision.enrol) {
       if (cur) await agent.unenrol(cur, decision.reason, true);
       else if (redirectionState(pod)) await agent.cleanStale(pod, netns, podIps(pod));

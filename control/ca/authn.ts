@@ -1,6 +1,6 @@
 // Who is calling the certificate service. The interface is the seam: the File back end below
-// verifies credentials that `ambit up` issues; a Kubernetes TokenReview authenticator can
-// implement the same interface later.
+// verifies credentials that `ambit up` issues; kube-authn.ts reviews service-account tokens with
+// the API server in Kubernetes mode.
 import { CredentialError } from '../../lib/credentials/errors.js';
 import { nodeNameProblem, TokenIssuer, type TokenIssuerOptions } from '../../lib/credentials/issuer.js';
 import { parseSpiffeId } from '../../lib/identity/spiffe.js';

@@ -3,7 +3,7 @@
 // fails (e.g. Gone after a long pause) it starts over and reconciles, so no deletion is missed.
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../../lib/telemetry/log.js';
-import type { ClusterStore, Kind, KubeObject, Watch, WatchEventType } from '../../lib/store/types.js';
+import { StoreError, type ClusterStore, type Kind, type KubeObject, type Watch, type WatchEventType } from '../../lib/store/types.js';
 
 export interface InformerEvent {
   type: WatchEventType;
@@ -133,17 +133,27 @@ export class Informer {
         listed = new Set(objs.map(objectKey));
         check();
       },
-      (err: unknown) => this.retry(gen, `list failed: ${(err as Error).message}`),
+      (err: unknown) => {
+        // A kind the API server does not serve (its CRD is not installed, e.g. the Gateway API)
+        // has no objects: the control plane serves without it and picks it up once it is served.
+        if (err instanceof StoreError && err.code === 'NotFound' && !this.isSynced && this.generation === gen) {
+          this.isSynced = true;
+          this.log.info({ kind: this.kind.kind, apiVersion: this.kind.apiVersion }, `${this.kind.kind} is not served by the cluster; treated as empty until its CustomResourceDefinition is installed`);
+          this.resolveSynced();
+        }
+        this.retry(gen, `list failed: ${(err as Error).message}`, err instanceof StoreError && err.code === 'NotFound');
+      },
     );
   }
 
-  private retry(gen: number, reason: string): void {
+  /** `quiet`: an expected, lasting condition (a kind not served), logged at debug. */
+  private retry(gen: number, reason: string, quiet = false): void {
     if (this.closed || this.generation !== gen) return;
     this.generation++;
     this.watch?.close();
     this.watch = undefined;
     const delay = RETRY_MS[Math.min(this.attempt++, RETRY_MS.length - 1)]!;
-    this.log.warn({ kind: this.kind.kind, reason, retryInMs: delay }, `watching ${this.kind.kind} objects failed; starting over`);
+    this.log[quiet ? 'debug' : 'warn']({ kind: this.kind.kind, reason, retryInMs: delay }, `watching ${this.kind.kind} objects failed; starting over`);
     this.timer = setTimeout(() => this.begin(), delay);
   }
 }

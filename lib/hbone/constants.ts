@@ -1,4 +1,4 @@
-// HBONE defaults, as ztunnel uses them (reference: istio-ambient-dataplane.md §1.1, §1.4, §1.8).
+// HBONE defaults, as ztunnel uses them.
 
 export const HBONE_PORT = 15008;
 

@@ -1,4 +1,4 @@
-// The HBONE request headers besides `:authority` (reference §1.2): forwarded, baggage, traceparent.
+// The HBONE request headers besides `:authority`: forwarded, baggage, traceparent.
 // Pure builders and parsers.
 import { randomBytes } from 'node:crypto';
 

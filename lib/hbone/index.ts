@@ -1,4 +1,4 @@
-// HBONE: HTTP/2 CONNECT over mutual TLS 1.3, the mesh's tunnel (reference istio-ambient-dataplane.md §1).
+// HBONE: HTTP/2 CONNECT over mutual TLS 1.3, the mesh's tunnel (ARCHITECTURE.md §2).
 export * from './authority.js';
 export * from './client.js';
 export * from './constants.js';

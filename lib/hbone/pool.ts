@@ -1,4 +1,4 @@
-// HBONE connection pool (reference §1.8): connections keyed by {source identity, expected
+// HBONE connection pool (ARCHITECTURE.md §2): connections keyed by {source identity, expected
 // destination identities, destination address, original source IP}, created single-flight,
 // at most N streams each, dropped on GOAWAY, close, error or idleness.
 import { silentLogger, type Logger } from '../telemetry/log.js';

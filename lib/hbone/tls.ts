@@ -1,4 +1,4 @@
-// TLS for HBONE: mutual TLS 1.3 with SPIFFE identities (reference §1.5), secure contexts cached
+// TLS for HBONE: mutual TLS 1.3 with SPIFFE identities, secure contexts cached
 // per certificate (a handshake costs far more than the crypto after it), and the two identity checks
 // Node's chain verification does not do.
 import { createHash, constants as cryptoConstants } from 'node:crypto';

@@ -6,7 +6,7 @@
  * DELETED for that watcher.
  */
 import type { Logger } from '../telemetry/log.js';
-import { matchesSelector } from './objects.js';
+import { matchesFields, matchesSelector } from './objects.js';
 import type { KubeObject, StoreError, WatchEvent, WatchEventType } from './types.js';
 
 export interface Subscriber {
@@ -15,6 +15,7 @@ export interface Subscriber {
   apiVersion: string;
   namespace?: string;
   selector?: Record<string, string>;
+  fields?: Record<string, string>;
   onEvent: (ev: WatchEvent) => void;
   onError?: (err: StoreError) => void;
   fromRv: number;
@@ -36,10 +37,11 @@ export interface Change {
 export function eventFor(sub: Subscriber, c: Change): WatchEventType | undefined {
   if (c.resource !== sub.resource) return undefined;
   if (sub.namespace !== undefined && c.object.metadata.namespace !== sub.namespace) return undefined;
-  const now = matchesSelector(c.object.metadata.labels, sub.selector);
-  if (c.type !== 'MODIFIED' || !sub.selector) return now ? c.type : undefined;
+  const match = (o: KubeObject): boolean => matchesSelector(o.metadata.labels, sub.selector) && matchesFields(o, sub.fields);
+  const now = match(c.object);
+  if (c.type !== 'MODIFIED' || (!sub.selector && !sub.fields)) return now ? c.type : undefined;
   // Without the previous object, assume it matched as it does now.
-  const before = c.prev ? matchesSelector(c.prev.metadata.labels, sub.selector) : now;
+  const before = c.prev ? match(c.prev) : now;
   if (now) return before ? 'MODIFIED' : 'ADDED';
   return before ? 'DELETED' : undefined;
 }

@@ -362,3 +362,20 @@ t.test('object files follow the journal: on a timer, on close, and healed after 
   t.match(readFileSync(file('p'), 'utf8'), /phase: Running/);
   await b.close();
 });
+
+t.test('field selectors: list and watch by a dotted path, as the API server selects spec.nodeName', async (t) => {
+  const s = open(t);
+  const on = (name: string, node: string): KubeObject => ({ ...pod(name), spec: { nodeName: node, containers: [{ name: 'app', image: 'echo' }] } });
+  await s.create(on('a1', 'node-a'));
+  await s.create(on('b1', 'node-b'));
+  t.same((await s.list(POD, { fieldSelector: { 'spec.nodeName': 'node-a' } })).map((p) => p.metadata.name), ['a1']);
+  t.same((await s.list(POD, { fieldSelector: { 'metadata.name': 'b1', 'spec.nodeName': 'node-b' } })).map((p) => p.metadata.name), ['b1']);
+  const c = new Collector();
+  const w = s.watch(POD, { fieldSelector: { 'spec.nodeName': 'node-a' } }, c.push);
+  t.teardown(() => w.close());
+  await s.create(on('a2', 'node-a'));
+  await s.create(on('b2', 'node-b'));
+  await s.delete({ ...POD, namespace: 'demo', name: 'a1' });
+  await c.until((evs) => evs.some((e) => e.type === 'DELETED' && e.object.metadata.name === 'a1'), 10_000, 'a1 deleted');
+  t.same(c.summary, ['ADDED a1', 'ADDED a2', 'DELETED a1']);
+});

@@ -22,7 +22,7 @@ import { Dispatcher, type Subscriber } from './dispatch.js';
 import { kindInfo, resourceName } from './kinds.js';
 import { cleanStaleTokens, DirLock, LOCK_RETRY_MAX_MS } from './lock.js';
 import { storageKey } from './object-files.js';
-import { matchesSelector } from './objects.js';
+import { matchesFields, matchesSelector } from './objects.js';
 import { applyOp, createOp, patchOp, prepare, type Decision } from './ops.js';
 import { startWatch, type WatchSource } from './watch.js';
 import type { ClusterStore, Kind, KubeObject, ListOptions, MergePatch, ObjectKey, Watch, WatchEvent, WatchOptions } from './types.js';
@@ -125,7 +125,7 @@ export class FileStore implements ClusterStore, WatchSource {
     const prefix = `${resourceName(info)}/${info.namespaced && opts.namespace !== undefined ? `${opts.namespace}/` : ''}`;
     const res: T[] = [];
     for (const [k, o] of this.disk.objects) {
-      if (k.startsWith(prefix) && matchesSelector(o.metadata.labels, opts.labelSelector)) res.push(out<T>(o, kind.apiVersion));
+      if (k.startsWith(prefix) && matchesSelector(o.metadata.labels, opts.labelSelector) && matchesFields(o, opts.fieldSelector)) res.push(out<T>(o, kind.apiVersion));
     }
     return res.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
   }

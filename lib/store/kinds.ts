@@ -36,6 +36,7 @@ const TABLE: Entry[] = [
   ['', ['v1'], 'ServiceAccount', 'serviceaccounts', ['sa'], true],
   ['', ['v1'], 'ConfigMap', 'configmaps', ['cm'], true],
   ['', ['v1'], 'Secret', 'secrets', [], true],
+  ['coordination.k8s.io', ['v1'], 'Lease', 'leases', [], true],
   ['apps', ['v1'], 'Deployment', 'deployments', ['deploy'], true],
   ['gateway.networking.k8s.io', ['v1'], 'Gateway', 'gateways', ['gtw'], true],
   ['gateway.networking.k8s.io', ['v1'], 'HTTPRoute', 'httproutes', [], true],

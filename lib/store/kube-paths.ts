@@ -44,6 +44,18 @@ export function labelSelectorText(selector: Record<string, string> | undefined):
   return parts.length ? parts.join(',') : undefined;
 }
 
+/** `{ 'spec.nodeName': 'n1' }` → `spec.nodeName=n1`; the value may not hold the selector's own syntax. */
+export function fieldSelectorText(selector: Record<string, string> | undefined): string | undefined {
+  if (!selector) return undefined;
+  const parts = Object.entries(selector).map(([k, v]) => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(k) || /[,=!\\\s]/.test(v)) {
+      throw new StoreError('Invalid', `field selector ${JSON.stringify(selector)}: "${k}=${v}" is not a valid path=value pair`);
+    }
+    return `${k}=${v}`;
+  });
+  return parts.length ? parts.join(',') : undefined;
+}
+
 /** `?a=1&b=2` without undefined values, or '' when there are none. */
 export function queryString(params: Record<string, string | number | boolean | undefined>): string {
   const q = new URLSearchParams();

@@ -14,6 +14,8 @@ export interface TokenRequestSpec {
   audiences?: string[];
   /** The server may shorten it; at least 600 (default 3600). */
   expirationSeconds?: number;
+  /** Binds the token to a pod (or Secret): it stops verifying when that object is gone, and a review names it. */
+  boundObject?: { kind: 'Pod' | 'Secret'; name: string; uid?: string };
 }
 
 export interface IssuedToken {
@@ -29,6 +31,8 @@ export interface TokenIdentity {
   groups?: string[];
   /** The audiences of the request the token is valid for. */
   audiences?: string[];
+  /** The review's user extra, e.g. `authentication.kubernetes.io/pod-name` of a pod-bound token. */
+  extra?: Record<string, string[]>;
   /** Why the token was refused, when it was. */
   error?: string;
 }
@@ -41,7 +45,11 @@ export async function requestToken(client: KubeClient, spec: TokenRequestSpec): 
     body: {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',
-      spec: { ...(spec.audiences ? { audiences: spec.audiences } : {}), expirationSeconds: spec.expirationSeconds ?? 3600 },
+      spec: {
+        ...(spec.audiences ? { audiences: spec.audiences } : {}),
+        expirationSeconds: spec.expirationSeconds ?? 3600,
+        ...(spec.boundObject ? { boundObjectRef: { apiVersion: 'v1', ...spec.boundObject } } : {}),
+      },
     },
   });
   const token = res.status?.token;
@@ -50,7 +58,7 @@ export async function requestToken(client: KubeClient, spec: TokenRequestSpec): 
 }
 
 export async function reviewToken(client: KubeClient, token: string, audiences?: string[]): Promise<TokenIdentity> {
-  const res = await client.request<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[] }; audiences?: string[]; error?: string } }>({
+  const res = await client.request<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> }; audiences?: string[]; error?: string } }>({
     method: 'POST',
     path: '/apis/authentication.k8s.io/v1/tokenreviews',
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } },
@@ -61,6 +69,7 @@ export async function reviewToken(client: KubeClient, token: string, audiences?:
     ...(st.user?.username ? { username: st.user.username } : {}),
     ...(st.user?.uid ? { uid: st.user.uid } : {}),
     ...(st.user?.groups ? { groups: st.user.groups } : {}),
+    ...(st.user?.extra ? { extra: st.user.extra } : {}),
     ...(st.audiences ? { audiences: st.audiences } : {}),
     ...(st.error ? { error: st.error } : {}),
   };

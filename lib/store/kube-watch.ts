@@ -34,6 +34,7 @@ export interface KubeWatchSource {
   /** The collection path, e.g. `/api/v1/namespaces/demo/pods`. */
   path: string;
   labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
   list(): Promise<{ items: KubeObject[]; resourceVersion: string }>;
   /** Puts a streamed object in the shape the store returns. */
   normalize(o: KubeObject): KubeObject;
@@ -174,6 +175,7 @@ export class KubeWatch implements Watch {
         allowWatchBookmarks: true,
         timeoutSeconds: this.src.streamTimeoutSeconds,
         ...(this.src.labelSelector ? { labelSelector: this.src.labelSelector } : {}),
+        ...(this.src.fieldSelector ? { fieldSelector: this.src.fieldSelector } : {}),
       };
       const onLine = (type: string, obj: unknown): void => {
         if (ended || this.closed) return;

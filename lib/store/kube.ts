@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../telemetry/log.js';
 import type { BackoffOptions } from '../xds/types.js';
 import { validateBackoff } from '../xds/backoff.js';
 import { KubeClient } from './kube-client.js';
-import { labelSelectorText, resourcePath } from './kube-paths.js';
+import { fieldSelectorText, labelSelectorText, resourcePath } from './kube-paths.js';
 import { conflictingManagers, isStatus, KubeStoreError } from './kube-status.js';
 import { KubeWatch } from './kube-watch.js';
 import { kindInfo, resourceName } from './kinds.js';
@@ -87,7 +87,7 @@ export class KubeStore implements ClusterStore {
     do {
       let page: KubeList;
       try {
-        page = await this.client.request<KubeList>({ method: 'GET', path, query: { labelSelector: labelSelectorText(opts.labelSelector), limit: this.opts.pageSize ?? 500, continue: cont } });
+        page = await this.client.request<KubeList>({ method: 'GET', path, query: { labelSelector: labelSelectorText(opts.labelSelector), fieldSelector: fieldSelectorText(opts.fieldSelector), limit: this.opts.pageSize ?? 500, continue: cont } });
       } catch (err) {
         throw notServed(err, kind, this.client.server);
       }
@@ -236,6 +236,7 @@ export class KubeStore implements ClusterStore {
         what: `${resourceName(info)}${namespace ? ` in ${namespace}` : ''}`,
         path: resourcePath(kind, { namespace }),
         labelSelector: labelSelectorText(opts.labelSelector),
+        fieldSelector: fieldSelectorText(opts.fieldSelector),
         list: () => this.listWithVersion(kind, opts),
         normalize: (o) => normalize(o, kind),
         log: this.log,

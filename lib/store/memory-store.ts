@@ -2,7 +2,7 @@
 // versions, merge patch, watch with an initial list) without disk, so a benchmark measures the
 // control plane, not the File back end. Objects handed out are shared: callers must not mutate them.
 import { kindInfo, resourceName } from './kinds.js';
-import { mergePatch } from './objects.js';
+import { matchesFields, mergePatch } from './objects.js';
 import { StoreError, type ClusterStore, type Kind, type KubeObject, type ListOptions, type MergePatch, type ObjectKey, type Watch, type WatchEvent, type WatchOptions } from './types.js';
 
 interface Watcher {
@@ -58,7 +58,7 @@ export class MemoryStore implements ClusterStore {
     for (const o of this.objects.values()) {
       if (resourceName(kindInfo(o)) !== resource) continue;
       if (opts.namespace !== undefined && o.metadata.namespace !== opts.namespace) continue;
-      if (matches(o.metadata.labels, opts.labelSelector)) out.push(o as T);
+      if (matches(o.metadata.labels, opts.labelSelector) && matchesFields(o, opts.fieldSelector)) out.push(o as T);
     }
     return out;
   }

@@ -27,6 +27,20 @@ export function matchesSelector(labels: Record<string, string> | undefined, sele
   return true;
 }
 
+/** A field by dotted path (`spec.nodeName`) as the API server compares it: a string, '' when absent. */
+export function fieldValue(obj: unknown, path: string): string {
+  let v: unknown = obj;
+  for (const part of path.split('.')) v = isPlainObject(v) ? v[part] : undefined;
+  return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** Equality-based field selection (ListOptions.fieldSelector). */
+export function matchesFields(obj: KubeObject, selector: Record<string, string> | undefined): boolean {
+  if (!selector) return true;
+  for (const [path, v] of Object.entries(selector)) if (fieldValue(obj, path) !== v) return false;
+  return true;
+}
+
 /** Parses `app=echo,tier==web` (what `-l` takes on a command line) into a selector. */
 export function parseLabelSelector(text: string): Record<string, string> {
   const out: Record<string, string> = {};

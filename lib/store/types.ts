@@ -48,6 +48,12 @@ export interface ListOptions {
   namespace?: string;
   /** Equality-based label selector, e.g. `{ app: 'echo' }`. */
   labelSelector?: Record<string, string>;
+  /**
+   * Equality on fields by dotted path, e.g. `{ 'spec.nodeName': 'node-1' }`. The API server
+   * supports only some fields per kind (Pods: spec.nodeName, status.phase, …); the other back ends
+   * match any path.
+   */
+  fieldSelector?: Record<string, string>;
 }
 
 export interface WatchOptions extends ListOptions {

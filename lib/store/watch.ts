@@ -34,6 +34,7 @@ export function startWatch(store: WatchSource, kind: Kind, opts: WatchOptions, o
     apiVersion: kind.apiVersion,
     ...(info.namespaced && opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.labelSelector ? { selector: opts.labelSelector } : {}),
+    ...(opts.fieldSelector ? { fields: opts.fieldSelector } : {}),
     onEvent,
     ...(opts.onError ? { onError: opts.onError } : {}),
     fromRv: 0,
