@@ -34,6 +34,11 @@ const BACKEND = 'spiffe://cluster.local/ns/demo/sa/backend';
 const VIP = '10.96.0.10';
 const STRICT = 'istio-system/istio_converted_static_strict';
 
+// Node (20.x) can spin forever in its exit clean-up of the handles this test made in other network
+// namespaces, after every assertion has passed and tap has reported (seen in 2 of ~6 runs under
+// load). Leave at once from the exit event, which tap's own listener has already handled.
+process.once('exit', (code) => process.exit(code));
+
 t.test('ztunnel in pod namespaces', async (t) => {
   const net = await buildNetwork(t, `zt${process.pid}`, '10.77.0', [
     { name: 'a', host: 2 },

@@ -154,8 +154,10 @@ export class InPodRegistry implements PodRegistry {
       this.pods.set(info.uid, { info, netnsFd: fd, nsKey, proxy, listeners, hbone });
       this.o.logger.info({ uid: info.uid, pod: `${info.namespace}/${info.name}`, identity: info.identity, netns: netnsPath }, 'pod proxy started (15001, 15006, 15008 in the pod namespace)');
     } catch (e) {
-      listeners?.close();
+      // The proxy first: when its server owns the HBONE fd, that close is the fd's only close (a
+      // second close could hit a descriptor number reused meanwhile by another socket).
       await proxy?.close();
+      listeners?.close({ hboneAdopted: proxy?.hboneFdAdopted ?? false });
       closeFd(fd);
       this.forgetIfUnused(info.identity);
       throw e;

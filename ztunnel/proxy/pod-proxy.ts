@@ -52,6 +52,8 @@ export class PodProxy {
   private readonly plaintext: InboundPassthrough;
   private readonly open = new Set<net.Socket>();
   private servers: net.Server[] = [];
+  /** True once a server of ours owns the HBONE listener's fd: closing the server closes it. */
+  hboneFdAdopted = false;
   private state: 'new' | 'serving' | 'draining' | 'closed' = 'new';
 
   constructor(
@@ -95,7 +97,10 @@ export class PodProxy {
     }
     const server = net.createServer({ noDelay: true });
     this.servers.push(server);
-    if ('fd' in t) server.listen({ fd: t.fd });
+    if ('fd' in t) {
+      server.listen({ fd: t.fd });
+      this.hboneFdAdopted = true;
+    }
     else server.listen(t.port, t.host);
     return { server };
   }
