@@ -2,7 +2,8 @@
 // the client dials from another through a marked socket that is still connecting (lib/native).
 import t from 'tap';
 import { connectInNetns, listenFdInNetns, listenInNetns, startConnectInNetns } from '../native/index.js';
-import { addNetns, delNetns, inNetns, ipBatch, netnsPath } from '../sys/netns.js';
+import { delNetns, inNetns, ipBatch, netnsPath } from '../sys/netns.js';
+import { addTestNetns } from '../sys/testkit.js';
 import { HbonePool } from './pool.js';
 import { HboneServer, type ConnectRequest } from './server.js';
 import { createTestPki, startEchoServer } from './testkit.js';
@@ -16,8 +17,8 @@ const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 
 t.before(async () => {
   await Promise.all([delNetns(A), delNetns(B)]);
-  await addNetns(A);
-  await addNetns(B);
+  await addTestNetns(A);
+  await addTestNetns(B);
   await ipBatch([`link add hba${process.pid} netns ${A} type veth peer name hbb${process.pid} netns ${B}`]);
   await ipBatch([`addr add 10.78.0.1/24 dev hba${process.pid}`, `addr add fd78::1/64 dev hba${process.pid} nodad`, `link set hba${process.pid} up`, 'link set lo up'], A);
   await ipBatch([`addr add 10.78.0.2/24 dev hbb${process.pid}`, `addr add fd78::2/64 dev hbb${process.pid} nodad`, `link set hbb${process.pid} up`, 'link set lo up'], B);

@@ -7,7 +7,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import net from 'node:net';
 import { exec } from '../sys/exec.js';
-import { addNetns, delNetns, inNetns, ipBatch, netnsPath } from '../sys/netns.js';
+import { delNetns, inNetns, ipBatch, netnsPath } from '../sys/netns.js';
+import { addTestNetns } from '../sys/testkit.js';
 import {
   closeFd,
   connectInNetns,
@@ -60,10 +61,9 @@ function exchange(s: net.Socket, msg: string): Promise<string> {
 const closeServer = (s: net.Server): Promise<void> => new Promise((r) => s.close(() => r()));
 
 t.before(async () => {
-  await delNetns(A);
   await delNetns(B);
-  await addNetns(A);
-  await addNetns(B);
+  await addTestNetns(A);
+  await addTestNetns(B);
   await ipBatch([`link add va${process.pid} netns ${A} type veth peer name vb${process.pid} netns ${B}`]);
   await ipBatch([
     `addr add 10.77.0.1/24 dev va${process.pid}`,

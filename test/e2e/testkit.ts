@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ownScratch } from '../../lib/sys/testkit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (manifests in test/fixtures are read from the source tree). */
@@ -42,6 +43,12 @@ export class TestCluster {
 
   constructor(name: string) {
     this.stateDir = mkdtempSync(path.join(os.tmpdir(), `ambit-e2e-${name}-`));
+    // `ambit up --detach` outlives this process: if the test is killed before its teardown's
+    // down(), the exit handler (or the next test process's sweep) brings the cluster down.
+    ownScratch(`e2e-${path.basename(this.stateDir)}`, this.stateDir, [
+      [process.execPath, AMBIT, 'down', '--state-dir', this.stateDir],
+      ['rm', '-rf', this.stateDir],
+    ]);
   }
 
   /** Runs `ambit ARGS --state-dir DIR`, failing on a non-zero exit. */

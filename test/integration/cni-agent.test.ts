@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exec } from '../../lib/sys/exec.js';
-import { addNetns, delNetns, listNetns, netnsPath } from '../../lib/sys/netns.js';
+import { delNetns, listNetns, netnsPath } from '../../lib/sys/netns.js';
+import { addTestNetns } from '../../lib/sys/testkit.js';
 import { NAMESPACE, POD, type Pod } from '../../lib/k8s/types.js';
 import { openStore } from '../../lib/store/index.js';
 import { silentLogger } from '../../lib/telemetry/log.js';
@@ -32,7 +33,7 @@ t.teardown(async () => {
 });
 
 const nodeNs = `${prefix}n`;
-await addNetns(nodeNs);
+await addTestNetns(nodeNs);
 const config = resolveConfig({
   node: 'node-1', stateDir: dir, cniSocket: path.join(dir, 'cni.sock'), zdsSocket: path.join(dir, 'zds.sock'),
   metricsAddress: '127.0.0.1:0', nodeNetns: nodeNs, excludeNamespaces: 'kube-system',
@@ -99,7 +100,7 @@ let podIndex = 0;
 /** A Pod object on node-1 and its network namespace; `running` adds what the kubelet writes once the network is up. */
 async function pod(ns: string, name: string, o: { running?: boolean; labels?: Record<string, string> } = {}): Promise<TestPod> {
   const netns = `${prefix}p${++podIndex}`;
-  await addNetns(netns);
+  await addTestNetns(netns);
   const ip = `10.244.1.${10 + podIndex}`;
   const p = await store.create<Pod>({
     ...POD,

@@ -5,7 +5,8 @@ import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addNetns, delNetns, listNetns, netnsPath } from '../../lib/sys/netns.js';
+import { delNetns, listNetns, netnsPath } from '../../lib/sys/netns.js';
+import { addTestNetns } from '../../lib/sys/testkit.js';
 import { CniError, createPodNetwork, deletePodNetwork, DEFAULT_CNI_PATH, setupNodeCni } from '../../cli/local/net/cni.js';
 import type { NodeNetwork } from '../../cli/local/net/plan.js';
 import { PodRedirector } from '../../cni/agent/rules/redirect.js';
@@ -45,7 +46,7 @@ async function startAgent(): Promise<EventServer> {
 
 t.test('bridge + host-local + ambit-cni', async (t) => {
   const nodeNs = `${prefix}-node-1`;
-  await addNetns(nodeNs);
+  await addTestNetns(nodeNs);
   const node: NodeNetwork = {
     index: 1, name: 'node-1', netns: nodeNs, netnsPath: netnsPath(nodeNs), address: '10.240.0.11', podCIDR: '10.244.1.0/24', podGateway: '10.244.1.1',
   };

@@ -4,7 +4,8 @@
 import net from 'node:net';
 import t from 'tap';
 import { silentLogger } from '../../lib/telemetry/log.js';
-import { addNetns, delNetns, netnsPath } from '../../lib/sys/netns.js';
+import { delNetns, netnsPath } from '../../lib/sys/netns.js';
+import { addTestNetns } from '../../lib/sys/testkit.js';
 import type { PodInfo, PodProxy } from '../proxy/pod-proxy.js';
 import type { ListenerSet } from './listeners.js';
 import { InPodRegistry } from './registry.js';
@@ -32,8 +33,7 @@ class FakeProxy {
 }
 
 t.test('pod registry', async (t) => {
-  await delNetns(NS);
-  await addNetns(NS);
+  await addTestNetns(NS);
   t.teardown(() => delNetns(NS));
   const proxies: FakeProxy[] = [];
   const certs: string[] = [];

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exec } from '../../../lib/sys/exec.js';
-import { inNetns, listNetns } from '../../../lib/sys/netns.js';
+import { inNetns, listNetns, NETNS_DIR, netnsPath } from '../../../lib/sys/netns.js';
+import { ownScratch } from '../../../lib/sys/testkit.js';
 import { addChain, checkPodNetwork, CniError, createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PodNetwork } from './cni.js';
 import { createCluster, teardown, type ClusterNetwork } from './fabric.js';
 import { ServiceProxy, type ServiceSpec } from './kube-proxy.js';
@@ -19,6 +20,11 @@ if (process.getuid?.() !== 0) {
 }
 
 const prefix = `tn${process.pid}`;
+// teardown(prefix) below is the normal way out; this also removes the cluster's namespaces when the
+// test is killed (every name of a cluster starts with `${prefix}-`).
+ownScratch(`cluster-${prefix}`, netnsPath(`${prefix}-fabric`), [
+  ['sh', '-c', `for n in $(ls ${NETNS_DIR}); do case "$n" in ${prefix}-*) ip netns del "$n";; esac; done`],
+]);
 const servers: Server[] = [];
 let stateDir = '';
 

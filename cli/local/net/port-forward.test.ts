@@ -3,7 +3,8 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { listenInNetns } from '../../../lib/native/index.js';
-import { addNetns, delNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { delNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { startPortForward } from './port-forward.js';
 
 if (process.getuid?.() !== 0) {
@@ -41,7 +42,7 @@ function client(port: number, drive: (s: net.Socket, got: () => string) => void)
 }
 
 t.test('port-forward into a namespace', async (t) => {
-  await addNetns(ns);
+  await addTestNetns(ns);
   const path = netnsPath(ns);
   const lines: string[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { exec } from '../../../lib/sys/exec.js';
-import { addNetns, delNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { delNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { readLogs } from './logs.js';
 import { nodeDial } from './dial.js';
 import { PodRuntime } from './runtime.js';
@@ -35,8 +36,8 @@ t.teardown(async () => {
 });
 
 t.test('a container runs inside its pod namespace and is probed from the node', async (t) => {
-  await addNetns(nodeNs);
-  await addNetns(podNs);
+  await addTestNetns(nodeNs);
+  await addTestNetns(podNs);
   await exec('ip', ['-n', nodeNs, 'link', 'add', nodeIf, 'type', 'veth', 'peer', 'name', podIf, 'netns', podNs]);
   await exec('ip', ['-n', nodeNs, 'addr', 'add', `${net3}.1/30`, 'dev', nodeIf]);
   await exec('ip', ['-n', nodeNs, 'link', 'set', nodeIf, 'up']);

@@ -3,7 +3,8 @@
 // arrive from 169.254.7.127 (and so pass the in-pod rules); forwarded ones do not.
 import t from 'tap';
 import type net from 'node:net';
-import { addNetns, delNetns, inNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
+import { delNetns, inNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { connectInNetns, listenInNetns } from '../../../lib/native/index.js';
 import { PodRedirector } from './redirect.js';
 import { ProbeSnat, type ProbeBackendPreference } from './probe-snat.js';
@@ -25,8 +26,7 @@ for (const [i, backend] of backends.entries()) {
       for (const ns of [pod, node, far]) await delNetns(ns);
     });
     await podPair(pod, node, tag);
-    await delNetns(far);
-    await addNetns(far);
+    await addTestNetns(far);
     await ipBatch([`link add x${tag} netns ${far} type veth peer name y${tag} netns ${node}`]);
     await ipBatch([`addr add 10.98.0.2/24 dev x${tag}`, `link set x${tag} up`, 'route add default via 10.98.0.1'], far);
     await ipBatch([`addr add 10.98.0.1/24 dev y${tag}`, `link set y${tag} up`], node);

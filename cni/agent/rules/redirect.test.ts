@@ -2,7 +2,8 @@
 // prove that removal leaves the pod's tables exactly as they were (an unrelated rule survives).
 import t from 'tap';
 import { exec } from '../../../lib/sys/exec.js';
-import { addNetns, delNetns, inNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { delNetns, inNetns, netnsPath } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { PodRedirector } from './redirect.js';
 import { ipRules, iptablesDump, nftDump, requireRoot } from './testkit.js';
 import type { BackendPreference } from './backend.js';
@@ -53,8 +54,7 @@ for (const [i, v] of variants.entries()) {
   t.test(`backend ${v.backend}`, async (t) => {
     const ns = `trd${process.pid}${i}`;
     created.push(ns);
-    await delNetns(ns);
-    await addNetns(ns);
+    await addTestNetns(ns);
     // The nft variant is addressed by path, the others by name: the agent gets both kinds.
     const ref = v.backend === 'nft' ? netnsPath(ns) : ns;
     const r = new PodRedirector({ backend: v.backend });

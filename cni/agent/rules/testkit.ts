@@ -1,7 +1,8 @@
 // Test helpers (not tests): namespace pairs, normalised dumps of the rules, tagged servers.
 import net from 'node:net';
 import { exec } from '../../../lib/sys/exec.js';
-import { addNetns, delNetns, ipBatch } from '../../../lib/sys/netns.js';
+import { ipBatch } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { getOriginalDst } from '../../../lib/native/index.js';
 
 export function requireRoot(what: string): void {
@@ -10,10 +11,8 @@ export function requireRoot(what: string): void {
 
 /** A pod namespace joined by a veth pair to an "outside" one: pod 10.99.0.2, outside 10.99.0.1 (and fd99::2/::1). */
 export async function podPair(pod: string, outside: string, tag: string): Promise<void> {
-  await delNetns(pod);
-  await delNetns(outside);
-  await addNetns(pod);
-  await addNetns(outside);
+  await addTestNetns(pod);
+  await addTestNetns(outside);
   await ipBatch([`link add p${tag} netns ${pod} type veth peer name o${tag} netns ${outside}`]);
   await ipBatch([`addr add 10.99.0.2/24 dev p${tag}`, `addr add fd99::2/64 dev p${tag} nodad`, `link set p${tag} up`,
     'route add default via 10.99.0.1', 'route add default via fd99::1'], pod);

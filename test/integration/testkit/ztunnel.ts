@@ -12,7 +12,8 @@ import { CertificateService } from '../../../control/ca/service.js';
 import { Signer } from '../../../control/ca/signer.js';
 import { makeTempDir, removeDir } from '../../../control/ca/testkit.js';
 import { connectInNetns, listenInNetns } from '../../../lib/native/index.js';
-import { addNetns, delNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
+import { delNetns, ipBatch, netnsPath } from '../../../lib/sys/netns.js';
+import { addTestNetns } from '../../../lib/sys/testkit.js';
 import { CaRequestError, type CaClient, type CertificateRequest } from '../../../lib/ca-client/ca-client.js';
 
 export interface Scope {
@@ -52,13 +53,12 @@ export async function buildNetwork(t: Scope, prefix: string, subnet: string, pod
   t.teardown(async () => {
     for (const ns of all) await delNetns(ns);
   });
-  for (const ns of all) await delNetns(ns);
-  await addNetns(node);
+  await addTestNetns(node);
   await ipBatch(['link add br0 type bridge', `addr add ${subnet}.1/24 dev br0`, 'link set br0 up'], node);
   for (const [i, p] of pods.entries()) {
     const ns = `${prefix}${p.name}`;
     const ip = `${subnet}.${p.host}`;
-    await addNetns(ns);
+    await addTestNetns(ns);
     await ipBatch([`link add eth0 netns ${ns} type veth peer name v${i} netns ${node}`]);
     await ipBatch([`link set v${i} master br0`, `link set v${i} up`], node);
     await ipBatch([`addr add ${ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${subnet}.1`], ns);
