@@ -3,15 +3,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
-import { trustDomainProblem } from '../lib/identity/spiffe.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 
 export { ConfigError } from '../lib/config/errors.js';
 export type { ListenAddress } from '../lib/config/address.js';
 
-const listenAddress = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -)').max(63);
 
 export const ConfigSchema = z
@@ -23,10 +22,7 @@ export const ConfigSchema = z
     caDir: z.string().min(1),
     /** Where issue-node-credential writes `<node>.token`. */
     credentialsDir: z.string().min(1),
-    trustDomain: z.string().superRefine((v, ctx) => {
-      const p = trustDomainProblem(v);
-      if (p) ctx.addIssue({ code: 'custom', message: p });
-    }),
+    trustDomain: trustDomainSchema,
     clusterId: z.string().min(1),
     /** The control plane's own namespace: its serving identity and DNS names live there. */
     namespace: k8sName,
@@ -35,9 +31,9 @@ export const ConfigSchema = z
     serviceAccount: k8sName,
     network: z.string(),
     domainSuffix: z.string().min(1),
-    grpc: listenAddress,
-    monitoring: listenAddress,
-    readiness: listenAddress,
+    grpc: listenAddressSchema,
+    monitoring: listenAddressSchema,
+    readiness: listenAddressSchema,
     /** Model rebuilds wait this long without change, but never longer than maxMs. */
     debounce: z.object({ quietMs: z.number().int().min(0), maxMs: z.number().int().min(0) }),
     /** Streams receiving their initial (full) push at once; more wait (istiod's PILOT_PUSH_THROTTLE). */

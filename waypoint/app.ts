@@ -1,7 +1,6 @@
 // The waypoint's one composition root: state ← xDS; its certificate ← the CA; the policy engines;
 // the HBONE listener on 15008 with the HTTP pipeline behind it; admin, metrics and readiness.
 // Returns the addresses actually bound (tests use port 0) and close(), which drains.
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcCaClient, type CaClient } from '../lib/ca-client/ca-client.js';
 import { SecretManager } from '../lib/ca-client/secret-manager.js';
@@ -29,7 +28,8 @@ import { UpstreamClient } from './upstream/client.js';
 import { ClusterManager } from './upstream/cluster.js';
 import { TunnelConnector } from './upstream/connector.js';
 import { OutlierDetector } from './upstream/outlier.js';
-import { createXdsClient, fileToken } from './xds/client.js';
+import { createXdsClient } from './xds/client.js';
+import { readMeshRoot, tokenSource } from '../lib/ca-client/control-plane-auth.js';
 
 export interface WaypointDeps {
   logger?: Logger;
@@ -63,14 +63,6 @@ export interface Waypoint {
   close(drainMs?: number): Promise<void>;
 }
 
-async function readRoot(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read the mesh root certificate ${path}: ${(e as Error).message}; pass --ca-root (AMBIT_CA_ROOT) pointing at the control plane's root-cert.pem`);
-  }
-}
-
 export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Promise<Waypoint> {
   const log = deps.logger ?? createLogger('waypoint', config.logLevel);
   const random = deps.random ?? Math.random;
@@ -90,10 +82,10 @@ export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Pr
     const identity = waypointIdentity(config);
     const registry = createMetricsRegistry({ component: 'waypoint' });
     const state = new WaypointState(key);
-    const token = fileToken(config.tokenPath);
-    const rootPem = deps.caClient && deps.xdsCredentials ? undefined : await readRoot(config.caRootPath);
+    const token = tokenSource({ file: config.tokenPath, hint: 'pass --token-file (AMBIT_TOKEN_FILE) naming the node credential' });
+    const rootPem = deps.caClient && deps.xdsCredentials ? undefined : await readMeshRoot(config.caRootPath, "pass --ca-root (AMBIT_CA_ROOT) pointing at the control plane's root-cert.pem");
 
-    const ca = deps.caClient ?? new GrpcCaClient({ address: config.caAddress, rootsPem: rootPem!, credential: token, clusterId: config.clusterId });
+    const ca = deps.caClient ?? new GrpcCaClient({ address: config.caAddress, rootsPem: rootPem!, credential: async () => (await token()) ?? '', clusterId: config.clusterId });
     if (ca instanceof GrpcCaClient) closers.push(() => ca.close());
     const secrets = new SecretManager({ ca, ttlSeconds: config.certTtlSeconds, logger: log.child({ subsystem: 'identity' }) });
     closers.push(() => secrets.close());

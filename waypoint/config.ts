@@ -2,14 +2,12 @@
 // the waypoint Deployment's pod, ARCHITECTURE.md §1), then defaults, read through lib/config.
 // Pure, so every rule is tested in tables; main.ts only collects inputs.
 import { z } from 'zod';
+import { hostPortSchema, listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
-import { trustDomainProblem } from '../lib/identity/spiffe.js';
 
 export { ConfigError } from '../lib/config/errors.js';
 
-const listenAddress = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port');
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes name (lower-case letters, digits, "-" and ".")');
 
 export const ConfigSchema = z.object({
@@ -20,23 +18,20 @@ export const ConfigSchema = z.object({
   serviceAccount: dnsLabel,
   nodeName: z.string(),
   instanceIp: z.string(),
-  xdsAddress: hostPort,
-  caAddress: hostPort,
+  xdsAddress: hostPortSchema,
+  caAddress: hostPortSchema,
   /** PEM file of the mesh root: it signs the control plane's serving certificate and every workload's. */
   caRootPath: z.string().min(1),
   /** The bearer credential for xDS and the CA, re-read on every use (it may be rotated on disk). */
   tokenPath: z.string().min(1),
-  trustDomain: z.string().superRefine((v, ctx) => {
-    const p = trustDomainProblem(v);
-    if (p) ctx.addIssue({ code: 'custom', message: p });
-  }),
+  trustDomain: trustDomainSchema,
   clusterId: z.string().min(1),
   /** `host:port` of a Redis for global rate limits that name none themselves. */
-  redisAddress: hostPort.optional(),
-  hbone: listenAddress,
-  admin: listenAddress,
-  metrics: listenAddress,
-  readiness: listenAddress,
+  redisAddress: hostPortSchema.optional(),
+  hbone: listenAddressSchema,
+  admin: listenAddressSchema,
+  metrics: listenAddressSchema,
+  readiness: listenAddressSchema,
   certTtlSeconds: z.number().int().positive(),
   drainMs: z.number().int().min(0),
   connectTimeoutMs: z.number().int().positive(),

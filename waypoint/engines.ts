@@ -6,25 +6,13 @@
 import type { L7Authorization } from '../lib/proto/gen/ambit/l7/v1/authorization_pb.js';
 import type { ConnectionPool, LoadBalancer, OutlierDetection } from '../lib/proto/gen/ambit/l7/v1/destination_pb.js';
 
-export interface UpstreamEndpoint {
-  id: string;
-  address: string;
-  port: number;
-  weight: number;
-  labels: Record<string, string>;
-  /** Requests in flight to it from this waypoint. */
-  active: number;
-}
-
-export interface PickContext {
-  headers: Record<string, string | string[] | undefined>;
-  sourceIp: string;
-  path?: string;
-}
-
-export interface Balancer {
-  pick(endpoints: readonly UpstreamEndpoint[], ctx: PickContext): UpstreamEndpoint | undefined;
-}
+// The data the engines and the data path exchange is defined once, next to the engine that reads it.
+export type { Balancer, PickContext, UpstreamEndpoint } from './upstream/balancer.js';
+export type { Release } from './upstream/circuit-breaker.js';
+export type { L7Request } from './filters/l7-request.js';
+import type { Balancer } from './upstream/balancer.js';
+import type { Release } from './upstream/circuit-breaker.js';
+import type { L7Request } from './filters/l7-request.js';
 
 export type OutlierOutcome = 'success' | '5xx' | 'gateway-error' | 'connect-failure';
 
@@ -35,27 +23,12 @@ export interface OutlierTracker {
   ejectedCount(): number;
 }
 
-/** Gives a slot back; calling it twice gives back once. */
-export type Release = () => void;
-
 export interface Breaker {
   tryRequest(): Release | undefined;
   tryPending(): Release | undefined;
   tryConnection(): Release | undefined;
   /** Whether one more retry may start now (max_retries); returns its release when it may. */
   tryRetry(): Release | undefined;
-}
-
-export interface L7Request {
-  method: string;
-  path: string;
-  host: string;
-  port: number;
-  headers: Record<string, string | string[] | undefined>;
-  sourceIp: string;
-  /** SPIFFE id of the caller without the scheme, e.g. `cluster.local/ns/a/sa/b`. */
-  principal?: string;
-  namespace?: string;
 }
 
 export interface AuthzDecision {

@@ -1,7 +1,6 @@
 // ztunnel's one composition root: state ← xDS; certificates ← CA; pods ← ZDS, each with its proxy
 // listening inside the pod's namespace; admin, metrics and readiness in ztunnel's own namespace.
 // Returns the addresses actually bound (tests use port 0) and close(), which drains.
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { getOriginalDst } from '../lib/native/index.js';
 import type { SockAddr } from '../lib/native/types.js';
@@ -25,7 +24,8 @@ import type { ProxyInputs } from './proxy/context.js';
 import { PodProxy, type PodProxyOptions } from './proxy/pod-proxy.js';
 import { netnsPodNet, type PodNet } from './proxy/sockets.js';
 import { ProxyState } from './state/state.js';
-import { createXdsClient, tokenSource } from './xds/client.js';
+import { createXdsClient } from './xds/client.js';
+import { readMeshRoot, tokenSource } from '../lib/ca-client/control-plane-auth.js';
 
 export interface ZtunnelDeps {
   logger?: Logger;
@@ -64,14 +64,6 @@ export interface Ztunnel {
   close(drainMs?: number): Promise<void>;
 }
 
-async function readRoot(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read the control plane's root certificate ${path}: ${(e as Error).message}; pass --ca-root (XDS_ROOT_CA) pointing at the control plane's root-cert.pem`);
-  }
-}
-
 export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Promise<Ztunnel> {
   const log = deps.logger ?? createLogger('ztunnel', config.logLevel);
   const closers: Array<() => unknown> = [];
@@ -88,8 +80,8 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
   try {
     const registry = createMetricsRegistry({ component: 'ztunnel' });
     const state = new ProxyState({ network: config.network, logger: log.child({ subsystem: 'state' }) });
-    const token = tokenSource({ file: config.credentialPath, value: config.credential });
-    const rootPem = deps.caClient && deps.xdsCredentials ? undefined : await readRoot(config.caRootPath);
+    const token = tokenSource({ file: config.credentialPath, value: config.credential, hint: 'did `ambit control issue-node-credential` write it? (--credential-file, AMBIT_NODE_CREDENTIAL_FILE)' });
+    const rootPem = deps.caClient && deps.xdsCredentials ? undefined : await readMeshRoot(config.caRootPath, "pass --ca-root (XDS_ROOT_CA) pointing at the control plane's root-cert.pem");
 
     const ca =
       deps.caClient ??

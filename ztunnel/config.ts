@@ -2,15 +2,13 @@
 // one validated Config out. Pure, so every rule is tested in tables; main.ts only collects inputs.
 import os from 'node:os';
 import { z } from 'zod';
+import { hostPortSchema, listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
-import { trustDomainProblem } from '../lib/identity/spiffe.js';
 
 export { ConfigError } from '../lib/config/errors.js';
 export type { ListenAddress } from '../lib/config/address.js';
 
-const listenAddress = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port');
 
 export const ConfigSchema = z.object({
   nodeName: z.string().min(1),
@@ -19,9 +17,9 @@ export const ConfigSchema = z.object({
   podNamespace: z.string().min(1),
   instanceIp: z.string(),
   /** Delta xDS (Istio XDS_ADDRESS). */
-  xdsAddress: hostPort,
+  xdsAddress: hostPortSchema,
   /** Certificate service (Istio CA_ADDRESS); usually the same control plane. */
-  caAddress: hostPort,
+  caAddress: hostPortSchema,
   /** PEM root(s) that sign the control plane's serving certificate. */
   caRootPath: z.string().min(1),
   /** Name to verify in the control plane's certificate when the address is an IP. */
@@ -32,15 +30,12 @@ export const ConfigSchema = z.object({
   credential: z.string().min(1).optional(),
   /** The node agent's ZDS socket. */
   zdsSocket: z.string().min(1),
-  trustDomain: z.string().superRefine((v, ctx) => {
-    const p = trustDomainProblem(v);
-    if (p) ctx.addIssue({ code: 'custom', message: p });
-  }),
+  trustDomain: trustDomainSchema,
   clusterId: z.string().min(1),
   network: z.string(),
-  admin: listenAddress,
-  metrics: listenAddress,
-  readiness: listenAddress,
+  admin: listenAddressSchema,
+  metrics: listenAddressSchema,
+  readiness: listenAddressSchema,
   /** Requested workload certificate lifetime (Istio SECRET_TTL). */
   certTtlSeconds: z.number().int().positive(),
   /** How long live connections may finish on shutdown or pod removal. */

@@ -1,17 +1,10 @@
 // Which status patch (if any) brings an object's conditions to what the model computed. Pure:
 // conditions of other types (another controller's) are kept, an unchanged condition keeps its
 // lastTransitionTime, and nothing is written when nothing changed.
+import type { StatusCondition } from '../../lib/k8s/types.js';
 import type { Condition } from '../model/types.js';
 
-export interface StoredCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-  [key: string]: unknown;
-}
+export type StoredCondition = StatusCondition & { [key: string]: unknown };
 
 function isCondition(v: unknown): v is StoredCondition {
   return typeof v === 'object' && v !== null && typeof (v as StoredCondition).type === 'string' && typeof (v as StoredCondition).status === 'string';

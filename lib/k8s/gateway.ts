@@ -2,6 +2,7 @@
 // a Gateway's status that both the control plane (which writes it) and the CLI (which waits for
 // it) need. Istio's names, so manifests and habits from istioctl keep working.
 import type { KubeObject, ObjectMeta } from '../store/types.js';
+import type { StatusCondition } from './types.js';
 
 export const GATEWAY = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway' } as const;
 
@@ -34,14 +35,7 @@ export interface GatewayListener {
   [key: string]: unknown;
 }
 
-export interface GatewayCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-}
+export type GatewayCondition = StatusCondition;
 
 export interface GatewayAddress {
   type?: 'IPAddress' | 'Hostname' | string;

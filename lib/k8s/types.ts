@@ -70,6 +70,16 @@ export interface PodSpec {
 // `Record<string, unknown>` fields.
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
+/** metav1.Condition: the conditions of Gateway API objects and of the policies Ambit reports on. */
+export interface StatusCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
 export type PodCondition = {
   type: string;
   status: ConditionStatus;

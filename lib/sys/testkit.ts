@@ -35,6 +35,18 @@ export async function runSubcommand(build: (err: (s: string) => void) => Command
   }
 }
 
+/** mulberry32: a small deterministic PRNG, uniform in [0, 1), for tests of random choices. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 // --- Scratch that outlives a killed test ---------------------------------------------------------
 // A test removes its namespaces and clusters in t.teardown, but teardown never runs when the test
 // process is killed: tap's timeout sends SIGTERM, a developer presses Ctrl-C, a machine kills with

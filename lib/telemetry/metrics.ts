@@ -5,9 +5,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const UNKNOWN = 'unknown';
 
-/** Every label of the four istio_tcp_* metrics, in Istio's order (locality labels left out: prom-client needs a fixed set). */
-export const TCP_LABEL_NAMES = [
-  'reporter',
+/** The labels naming both ends (and the service) of a connection or a request, in Istio's order. */
+export const PEER_LABEL_NAMES = [
   'source_workload',
   'source_canonical_service',
   'source_canonical_revision',
@@ -27,10 +26,10 @@ export const TCP_LABEL_NAMES = [
   'destination_app',
   'destination_version',
   'destination_cluster',
-  'request_protocol',
-  'response_flags',
-  'connection_security_policy',
 ] as const;
+
+/** Every label of the four istio_tcp_* metrics, in Istio's order (locality labels left out: prom-client needs a fixed set). */
+export const TCP_LABEL_NAMES = ['reporter', ...PEER_LABEL_NAMES, 'request_protocol', 'response_flags', 'connection_security_policy'] as const;
 
 export type TcpLabelName = (typeof TCP_LABEL_NAMES)[number];
 export type TcpLabels = Record<TcpLabelName, string>;
@@ -73,12 +72,11 @@ export interface TcpConnectionLabels {
 
 const v = (s: string | undefined): string => (s === undefined || s === '' ? UNKNOWN : s);
 
-/** The label values of one connection. Pure. */
-export function tcpLabels(c: TcpConnectionLabels): TcpLabels {
+/** Both ends' and the service's label values (what is not known is "unknown"). Pure. */
+export function peerLabelValues(c: { source: PeerLabels; destination: PeerLabels; destinationService?: ServiceLabels }): Record<(typeof PEER_LABEL_NAMES)[number], string> {
   const s = c.source;
   const d = c.destination;
   return {
-    reporter: c.reporter,
     source_workload: v(s.workload),
     source_canonical_service: v(s.canonicalService),
     source_canonical_revision: v(s.canonicalRevision),
@@ -98,6 +96,14 @@ export function tcpLabels(c: TcpConnectionLabels): TcpLabels {
     destination_app: v(d.canonicalService),
     destination_version: v(d.canonicalRevision),
     destination_cluster: v(d.cluster),
+  };
+}
+
+/** The label values of one connection. Pure. */
+export function tcpLabels(c: TcpConnectionLabels): TcpLabels {
+  return {
+    reporter: c.reporter,
+    ...peerLabelValues(c),
     request_protocol: 'tcp',
     response_flags: c.responseFlags ?? '-',
     connection_security_policy: c.mtls ? 'mutual_tls' : UNKNOWN,

@@ -2,35 +2,9 @@
 // istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes) with Istio's
 // label names; a waypoint reports them with reporter="waypoint". Missing values are "unknown".
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { UNKNOWN, type PeerLabels, type ServiceLabels } from './metrics.js';
+import { PEER_LABEL_NAMES, peerLabelValues, UNKNOWN, type PeerLabels, type ServiceLabels } from './metrics.js';
 
-export const REQUEST_LABEL_NAMES = [
-  'reporter',
-  'source_workload',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_cluster',
-  'destination_service',
-  'destination_service_namespace',
-  'destination_service_name',
-  'destination_workload',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_cluster',
-  'request_protocol',
-  'response_code',
-  'grpc_response_status',
-  'response_flags',
-  'connection_security_policy',
-] as const;
+export const REQUEST_LABEL_NAMES = ['reporter', ...PEER_LABEL_NAMES, 'request_protocol', 'response_code', 'grpc_response_status', 'response_flags', 'connection_security_policy'] as const;
 
 export type RequestLabelName = (typeof REQUEST_LABEL_NAMES)[number];
 export type RequestLabels = Record<RequestLabelName, string>;
@@ -50,32 +24,10 @@ export interface RequestLabelInput {
   mtls: boolean;
 }
 
-const v = (s: string | undefined): string => (s === undefined || s === '' ? UNKNOWN : s);
-
 export function requestLabels(c: RequestLabelInput): RequestLabels {
-  const s = c.source;
-  const d = c.destination;
   return {
     reporter: c.reporter,
-    source_workload: v(s.workload),
-    source_canonical_service: v(s.canonicalService),
-    source_canonical_revision: v(s.canonicalRevision),
-    source_workload_namespace: v(s.namespace),
-    source_principal: v(s.principal),
-    source_app: v(s.canonicalService),
-    source_version: v(s.canonicalRevision),
-    source_cluster: v(s.cluster),
-    destination_service: v(c.destinationService?.hostname),
-    destination_service_namespace: v(c.destinationService?.namespace),
-    destination_service_name: v(c.destinationService?.name),
-    destination_workload: v(d.workload),
-    destination_canonical_service: v(d.canonicalService),
-    destination_canonical_revision: v(d.canonicalRevision),
-    destination_workload_namespace: v(d.namespace),
-    destination_principal: v(d.principal),
-    destination_app: v(d.canonicalService),
-    destination_version: v(d.canonicalRevision),
-    destination_cluster: v(d.cluster),
+    ...peerLabelValues(c),
     request_protocol: c.protocol,
     response_code: String(c.responseCode),
     // Istio reports "-" for plain HTTP (no gRPC status).

@@ -14,7 +14,8 @@ import { createLogger, silentLogger } from '../../lib/telemetry/log.js';
 import { startTestXdsServer } from '../../lib/xds/testkit.js';
 import { startWaypoint } from '../../waypoint/app.js';
 import { resolveConfig } from '../../waypoint/config.js';
-import { FakeControlPlane, HbonePool, issue, loopbackIps, metricSum, seededRandom, serviceResource, startClientTunnel, startEchoPod, testCaClient, workloadResource } from './testkit/waypoint.js';
+import { FakeControlPlane, HbonePool, issue, loopbackIps, metricSum, serviceResource, startClientTunnel, startEchoPod, testCaClient, workloadResource } from './testkit/waypoint.js';
+import { seededRandom } from '../../lib/sys/testkit.js';
 
 const NS = 'app';
 const HOST = `echo.${NS}.svc.cluster.local`;

@@ -11,7 +11,7 @@ import { ap, gw, ns, pa, pod, svc } from '../../control/model/testkit.js';
 import { authorize, type Connection } from '../../ztunnel/rbac/authorize.js';
 import { addressHandler, authorizationHandler } from '../../ztunnel/state/feed.js';
 import { ProxyState } from '../../ztunnel/state/state.js';
-import { seeded } from '../../ztunnel/state/testkit.js';
+import { seededRandom as seeded } from '../../lib/sys/testkit.js';
 
 const GW = { 'gateway.networking.k8s.io/gateway-name': 'waypoint' };
 

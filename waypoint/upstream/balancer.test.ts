@@ -2,7 +2,8 @@ import t from 'tap';
 import { LoadBalancer_Policy } from '../../lib/proto/gen/ambit/l7/v1/destination_pb.js';
 import { cookieValue, createBalancer, type PickContext, type UpstreamEndpoint } from './balancer.js';
 import { HashRing, hash32 } from './hash-ring.js';
-import { endpoint, endpoints, loadBalancer, seededRandom, tally } from './testkit.js';
+import { seededRandom } from '../../lib/sys/testkit.js';
+import { endpoint, endpoints, loadBalancer, tally } from './testkit.js';
 
 const ctx: PickContext = { headers: {}, sourceIp: '10.244.0.9' };
 const { LEAST_REQUEST, ROUND_ROBIN, RANDOM, CONSISTENT_HASH } = LoadBalancer_Policy;

@@ -11,17 +11,6 @@ import {
 } from '../../lib/proto/gen/ambit/l7/v1/destination_pb.js';
 import type { UpstreamEndpoint } from './balancer.js';
 
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function endpoint(id: string, o: Partial<UpstreamEndpoint> = {}): UpstreamEndpoint {
   return { id, address: `10.244.0.${id.length}`, port: 8080, weight: 1, labels: {}, active: 0, ...o };

@@ -2,8 +2,8 @@
 // waypoint types (RouteConfig, DestinationPolicy, L7Authorization, RateLimit), with the bearer
 // credential re-read for every stream. A response that does not decode is NACKed and the state
 // keeps the last good one; while the stream is down nothing is removed.
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import { controlPlaneMetadata } from '../../lib/ca-client/control-plane-auth.js';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { L7AuthorizationSchema } from '../../lib/proto/gen/ambit/l7/v1/authorization_pb.js';
 import { DestinationPolicySchema } from '../../lib/proto/gen/ambit/l7/v1/destination_pb.js';
@@ -41,16 +41,6 @@ export function nodeId(n: WaypointNode): string {
 }
 
 /** The credential in `file`, read at each call (it may be rotated on disk). */
-export function fileToken(file: string): () => Promise<string> {
-  return async () => {
-    try {
-      return (await readFile(file, 'utf8')).trim();
-    } catch (e) {
-      throw new Error(`cannot read the waypoint's credential ${file}: ${(e as Error).message}; pass --token-file (AMBIT_TOKEN_FILE) naming the node credential`);
-    }
-  };
-}
-
 function handler<D extends DescMessage>(schema: D, apply: (upserts: { name: string; value: MessageShape<D> }[], removals: readonly string[]) => void): DeltaHandler {
   const decode = messageDecoder(schema);
   return (upserts, removals) => apply(upserts.map((r) => ({ name: r.name, value: decode(r) })), removals);
@@ -73,13 +63,7 @@ export function createXdsClient(state: WaypointState, w: XdsWiring): XdsClient {
         'gateway.networking.k8s.io/gateway-name': w.node.gatewayName,
       },
     },
-    metadata: async () => {
-      const md = new grpc.Metadata();
-      const token = await w.token();
-      if (token) md.set('authorization', `Bearer ${token}`);
-      md.set('clusterid', w.node.clusterId);
-      return md;
-    },
+    metadata: controlPlaneMetadata(w.token, w.node.clusterId),
     types: [
       { typeUrl: TYPE_ADDRESS, handler: handler(AddressSchema, (u, r) => state.applyAddresses(u, r)) },
       { typeUrl: TYPE_ROUTE_CONFIG, handler: handler(RouteConfigSchema, (u, r) => state.applyRouteConfigs(u, r)) },

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { serviceView, workloadView } from './convert.js';
 import { eligibleEndpoints, localityRank, pickEndpoint, targetPort, weightedPick } from './lb.js';
-import { key, seeded, svc, wl, type SvcOpts, type WlOpts } from './testkit.js';
+import { seededRandom as seeded } from '../../lib/sys/testkit.js';
+import { key, svc, wl, type SvcOpts, type WlOpts } from './testkit.js';
 import type { EndpointView, LbScope, ServiceView, WorkloadView } from './types.js';
 
 function w(name: string, o: WlOpts = {}): WorkloadView {

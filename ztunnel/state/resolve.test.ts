@@ -2,7 +2,8 @@ import t from 'tap';
 import { ProxyState } from './state.js';
 import type { Resolution } from './view.js';
 import type { AddressUpsert } from './state.js';
-import { key, seeded, svc, wl } from './testkit.js';
+import { seededRandom as seeded } from '../../lib/sys/testkit.js';
+import { key, svc, wl } from './testkit.js';
 
 const WP = { ns: 'default', host: 'waypoint.default.svc.cluster.local' };
 const EP = (svcName: string, ports: Array<[number, number]> = [[80, 8080]], ns = 'default'): Record<string, Array<[number, number]>> => ({ [key(svcName, ns)]: ports });

@@ -148,14 +148,3 @@ export function authz(ns: string, name: string, o: AuthzOpts = {}): Authorizatio
   return { name: `${ns}/${name}`, authorization };
 }
 
-/** A deterministic Random (mulberry32) for load-balancing tests. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

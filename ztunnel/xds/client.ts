@@ -2,8 +2,8 @@
 // Authorization over TLS, with the node credential as a bearer token re-read for every stream.
 // The XdsClient NACKs a bad response and ProxyState keeps the last good state; while the control
 // plane is unreachable nothing is removed, so traffic keeps flowing on the last configuration.
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import { controlPlaneMetadata } from '../../lib/ca-client/control-plane-auth.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 import { XdsClient } from '../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, type BackoffOptions } from '../../lib/xds/types.js';
@@ -36,20 +36,6 @@ export function nodeId(n: NodeIdentity): string {
   return `ztunnel~${n.instanceIp}~${n.podName}.${n.podNamespace}~${n.podNamespace}.svc.cluster.local`;
 }
 
-/** A token source for `--credential-file` or an environment value; undefined sends none. */
-export function tokenSource(o: { file?: string; value?: string }): () => Promise<string | undefined> {
-  if (o.value !== undefined) return () => Promise.resolve(o.value);
-  const file = o.file;
-  if (file === undefined) return () => Promise.resolve(undefined);
-  return async () => {
-    try {
-      return (await readFile(file, 'utf8')).trim();
-    } catch (e) {
-      throw new Error(`cannot read the node credential ${file}: ${(e as Error).message}; did \`ambit control issue-node-credential\` write it?`);
-    }
-  };
-}
-
 export function createXdsClient(state: ProxyState, w: XdsWiring): XdsClient {
   const channelOptions: grpc.ChannelOptions = {};
   if (w.serverName) {
@@ -65,13 +51,7 @@ export function createXdsClient(state: ProxyState, w: XdsWiring): XdsClient {
       cluster: w.node.clusterId,
       metadata: { NAME: w.node.podName, NAMESPACE: w.node.podNamespace, INSTANCE_IPS: w.node.instanceIp, NODE_NAME: w.node.nodeName, CLUSTER_ID: w.node.clusterId },
     },
-    metadata: async () => {
-      const md = new grpc.Metadata();
-      const token = await w.token();
-      if (token) md.set('authorization', `Bearer ${token}`);
-      md.set('clusterid', w.node.clusterId);
-      return md;
-    },
+    metadata: controlPlaneMetadata(w.token, w.node.clusterId),
     types: [
       { typeUrl: TYPE_ADDRESS, handler: addressHandler(state) },
       { typeUrl: TYPE_AUTHORIZATION, handler: authorizationHandler(state) },

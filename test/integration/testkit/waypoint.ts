@@ -25,17 +25,6 @@ export interface Scope {
   teardown(fn: () => unknown): void;
 }
 
-/** mulberry32: deterministic, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A CaClient that signs with the test CA, as the control plane's certificate service would. */
 export function testCaClient(ca: TestCa): CaClient {
