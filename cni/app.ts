@@ -3,6 +3,7 @@
 // endpoint. close() stops serving but leaves every pod's redirection in place: pods stay
 // protected while the agent restarts, and the next agent takes them over.
 import { openStore } from '../lib/store/index.js';
+import { Closers } from '../lib/sys/closers.js';
 import type { ClusterStore } from '../lib/store/types.js';
 import { silentLogger, type Logger } from '../lib/telemetry/log.js';
 import { ZdsServer } from '../lib/zds/index.js';
@@ -56,10 +57,8 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
     if (!state.accepting) missing.push('shutting down');
     return missing.length === 0 ? { ready: true } : { ready: false, message: missing.join(', ') };
   };
-  const closers: Array<() => Promise<void>> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.splice(0).reverse()) await c().catch((e: Error) => log.warn({ err: e.message }, 'close step failed'));
-  };
+  const closers = new Closers(log);
+  const closeAll = (): Promise<void> => closers.closeAll();
   if (!deps.store) closers.push(() => store.close());
   try {
     // Filled in as they are built: the endpoint answers (not ready) from the start.

@@ -3,6 +3,7 @@
 // 15021. Returns the addresses actually bound (tests use port 0) and a close() that undoes it all.
 import * as grpc from '@grpc/grpc-js';
 import { openStore } from '../lib/store/index.js';
+import { Closers } from '../lib/sys/closers.js';
 import type { ClusterStore, Kind } from '../lib/store/types.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { XdsServer, type XdsServerEvents } from '../lib/xds/server.js';
@@ -90,17 +91,9 @@ function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCreden
 
 export async function startControlPlane(config: Config, deps: ControlPlaneDeps = {}): Promise<ControlPlane> {
   const log = deps.logger ?? createLogger('control', config.logLevel);
-  const closers: Array<() => unknown> = [];
+  const closers = new Closers(log);
   const closing = { releaseLease: true };
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'error while shutting down');
-      }
-    }
-  };
+  const closeAll = (): Promise<void> => closers.closeAll();
   try {
     const storeLog = log.child({ sub: 'store' });
     const store = deps.store ?? (config.kube ? openStore({ kube: true, ...(config.kube.kubeconfig ? { kubeconfig: config.kube.kubeconfig } : {}) }, { logger: storeLog, fieldManager: 'ambit-control', forceApply: true }) : openStore(config.storeDir, { logger: storeLog }));

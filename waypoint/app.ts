@@ -3,6 +3,7 @@
 // Returns the addresses actually bound (tests use port 0) and close(), which drains.
 import * as grpc from '@grpc/grpc-js';
 import { GrpcCaClient, type CaClient } from '../lib/ca-client/ca-client.js';
+import { Closers } from '../lib/sys/closers.js';
 import { SecretManager } from '../lib/ca-client/secret-manager.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
 import type { Routes } from '../lib/admin/routes.js';
@@ -13,7 +14,8 @@ import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { createMetricsRegistry } from '../lib/telemetry/metrics.js';
 import { RequestMetrics } from '../lib/telemetry/request-metrics.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
-import { adminRoutes, metricsRoutes, readinessRoutes } from './admin/admin.js';
+import { healthzRoutes, proxyMetricsRoutes } from '../lib/admin/routes.js';
+import { adminRoutes } from './admin/admin.js';
 import { waypointIdentity, waypointKey, type Config } from './config.js';
 import type { PolicyEngines } from './engines.js';
 import { evaluateL7 } from './filters/authz.js';
@@ -66,17 +68,9 @@ export interface Waypoint {
 export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Promise<Waypoint> {
   const log = deps.logger ?? createLogger('waypoint', config.logLevel);
   const random = deps.random ?? Math.random;
-  const closers: Array<() => unknown> = [];
+  const closers = new Closers(log);
   const drainBudget = { ms: config.drainMs };
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        log.warn({ err: (e as Error).message }, 'error while shutting down');
-      }
-    }
-  };
+  const closeAll = (): Promise<void> => closers.closeAll();
   try {
     const key = waypointKey(config);
     const identity = waypointIdentity(config);
@@ -161,9 +155,9 @@ export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Pr
       clusters: () => clusters.list().map((c) => ({ service: c.service.hostname, port: c.port, subsetLabels: c.subsetLabels, policy: c.policy, ejected: c.ejected(), breaker: (c.breaker as CircuitBreaker).stats?.() })),
     }, log));
     servers.push(admin);
-    const metrics = await listen('metrics', config.metrics, metricsRoutes(registry));
+    const metrics = await listen('metrics', config.metrics, proxyMetricsRoutes(registry));
     servers.push(metrics);
-    const readiness = await listen('readiness', config.readiness, readinessRoutes(() => {
+    const readiness = await listen('readiness', config.readiness, healthzRoutes(() => {
       const reasons = notReady();
       return { ready: reasons.length === 0, reasons };
     }));

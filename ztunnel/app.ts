@@ -3,13 +3,15 @@
 // Returns the addresses actually bound (tests use port 0) and close(), which drains.
 import * as grpc from '@grpc/grpc-js';
 import { getOriginalDst } from '../lib/native/index.js';
+import { Closers } from '../lib/sys/closers.js';
 import type { SockAddr } from '../lib/native/types.js';
 import type net from 'node:net';
 import { AccessLog } from '../lib/telemetry/access-log.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { createMetricsRegistry, TcpMetrics } from '../lib/telemetry/metrics.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
-import { adminRoutes, metricsRoutes, readinessRoutes } from './admin/admin.js';
+import { healthzRoutes, proxyMetricsRoutes } from '../lib/admin/routes.js';
+import { adminRoutes } from './admin/admin.js';
 import type { Routes } from '../lib/admin/routes.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
 import type { Config } from './config.js';
@@ -66,17 +68,9 @@ export interface Ztunnel {
 
 export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Promise<Ztunnel> {
   const log = deps.logger ?? createLogger('ztunnel', config.logLevel);
-  const closers: Array<() => unknown> = [];
+  const closers = new Closers(log);
   const drainBudget = { ms: config.drainMs };
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        log.warn({ err: (e as Error).message }, 'error while shutting down');
-      }
-    }
-  };
+  const closeAll = (): Promise<void> => closers.closeAll();
   try {
     const registry = createMetricsRegistry({ component: 'ztunnel' });
     const state = new ProxyState({ network: config.network, logger: log.child({ subsystem: 'state' }) });
@@ -161,9 +155,9 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
       config: { ...config, credential: config.credential ? '<redacted>' : undefined },
     }, log));
     servers.push(admin);
-    const metrics = await listen('metrics', config.metrics, metricsRoutes(registry));
+    const metrics = await listen('metrics', config.metrics, proxyMetricsRoutes(registry));
     servers.push(metrics);
-    const readiness = await listen('readiness', config.readiness, readinessRoutes(() => {
+    const readiness = await listen('readiness', config.readiness, healthzRoutes(() => {
       const reasons = notReady();
       return { ready: reasons.length === 0, reasons };
     }));

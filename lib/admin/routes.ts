@@ -76,3 +76,33 @@ export function dispatch(routes: Routes, method: string, path: string): Dispatch
   }
   return { kind: 'handler', handler: typeof route === 'function' ? route : route.handler };
 }
+
+/**
+ * `/logging[?level=L]`: shows the level, or sets it. GET as well as POST (Istio's proxies take POST)
+ * so that a browser or plain curl can set it.
+ */
+export function loggingRoute(log: { level: string; info(obj: object, msg: string): void }, levels: readonly string[]): RouteSpec {
+  return {
+    methods: ['GET', 'POST'],
+    handler: (url) => {
+      const level = url.searchParams.get('level');
+      if (level !== null) {
+        if (!levels.includes(level)) return text(`unknown level "${level}"; use one of ${levels.join(', ')}\n`, 400);
+        log.level = level;
+        log.info({ level }, 'log level changed');
+      }
+      return json({ level: log.level });
+    },
+  };
+}
+
+/** Prometheus on the proxies' 15020: `/metrics` and Envoy's `/stats/prometheus`. */
+export function proxyMetricsRoutes(registry: MetricsSource): Routes {
+  const scrape = metricsRoute(registry);
+  return { '/metrics': scrape, '/stats/prometheus': scrape };
+}
+
+/** Readiness on the proxies' 15021: `/healthz/ready`. */
+export function healthzRoutes(ready: () => Readiness): Routes {
+  return { '/healthz/ready': readinessRoute(ready) };
+}

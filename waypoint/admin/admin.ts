@@ -1,6 +1,6 @@
 // The waypoint's own ports: 15000 admin on localhost (/config_dump, /logging), 15020 Prometheus
 // (/metrics, /stats/prometheus), 15021 readiness (/healthz/ready).
-import { json, metricsRoute, readinessRoute, text, type MetricsSource, type Readiness, type Routes } from '../../lib/admin/routes.js';
+import { json, loggingRoute, text, type Routes } from '../../lib/admin/routes.js';
 import { LOG_LEVELS } from '../../lib/config/log-level.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 
@@ -34,26 +34,6 @@ export function adminRoutes(s: DumpSources, log: Logger): Routes {
   return {
     '/': () => text('waypoint admin: /config_dump, /logging[?level=debug]\n'),
     '/config_dump': () => json(configDump(s)),
-    '/logging': {
-      methods: ['GET', 'POST'],
-      handler: (url) => {
-        const level = url.searchParams.get('level');
-        if (level !== null) {
-          if (!(LOG_LEVELS as readonly string[]).includes(level)) return text(`unknown level "${level}"; use one of ${LOG_LEVELS.join(', ')}\n`, 400);
-          log.level = level;
-          log.info({ level }, 'log level changed');
-        }
-        return json({ level: log.level });
-      },
-    },
+    '/logging': loggingRoute(log, LOG_LEVELS),
   };
-}
-
-export function metricsRoutes(registry: MetricsSource): Routes {
-  const scrape = metricsRoute(registry);
-  return { '/metrics': scrape, '/stats/prometheus': scrape };
-}
-
-export function readinessRoutes(ready: () => Readiness): Routes {
-  return { '/healthz/ready': readinessRoute(ready) };
 }

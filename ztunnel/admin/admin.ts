@@ -1,12 +1,13 @@
 // ztunnel's own ports, in its own namespace: 15000 admin on localhost
 // (/config_dump, /logging), 15020 Prometheus (/metrics, /stats/prometheus), 15021 readiness.
+import { LOG_LEVELS } from '../../lib/config/log-level.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { CertStatus } from '../../lib/ca-client/secret-manager.js';
 import type { PodStatus } from '../inpod/registry.js';
 import type { ConnectionSummary } from '../proxy/connection-manager.js';
 import type { Policy } from '../rbac/policy.js';
 import type { ServiceView, WorkloadView } from '../state/types.js';
-import { json, metricsRoute, readinessRoute, text, type MetricsSource, type Readiness, type Routes } from '../../lib/admin/routes.js';
+import { json, loggingRoute, text, type Routes } from '../../lib/admin/routes.js';
 
 /** Everything /config_dump shows, read at request time. */
 export interface DumpSources {
@@ -20,8 +21,6 @@ export interface DumpSources {
   status(): Record<string, unknown>;
   config: unknown;
 }
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Maps become objects, compiled CIDRs their text, and the raw protos are left out. */
 function plain(value: unknown): unknown {
@@ -52,27 +51,6 @@ export function adminRoutes(s: DumpSources, log: Logger): Routes {
   return {
     '/': () => text('ztunnel admin: /config_dump, /logging[?level=debug]\n'),
     '/config_dump': () => json(configDump(s)),
-    // GET as well as POST (Istio's ztunnel takes POST) so that a browser or plain curl can set it.
-    '/logging': {
-      methods: ['GET', 'POST'],
-      handler: (url) => {
-        const level = url.searchParams.get('level');
-        if (level !== null) {
-          if (!LEVELS.includes(level)) return text(`unknown level "${level}"; use one of ${LEVELS.join(', ')}\n`, 400);
-          log.level = level;
-          log.info({ level }, 'log level changed');
-        }
-        return json({ level: log.level });
-      },
-    },
+    '/logging': loggingRoute(log, LOG_LEVELS),
   };
-}
-
-export function metricsRoutes(registry: MetricsSource): Routes {
-  const scrape = metricsRoute(registry);
-  return { '/metrics': scrape, '/stats/prometheus': scrape };
-}
-
-export function readinessRoutes(ready: () => Readiness): Routes {
-  return { '/healthz/ready': readinessRoute(ready) };
 }

@@ -95,6 +95,20 @@ async function endLine(lines: LogLine[], from: string, timeoutMs = 5000): Promis
   }
 }
 
+/** A listener on an ephemeral port of `ip` other than `taken`: the kernel may hand out, on another
+ * address, the very port a probe found free on the first one. */
+async function listenBesides(ip: string, taken: number): Promise<net.Server> {
+  const held: net.Server[] = [];
+  for (;;) {
+    const s = await listen(ip);
+    if (portOf(s) !== taken) {
+      for (const h of held) h.close();
+      return s;
+    }
+    held.push(s);
+  }
+}
+
 /** Connects and resolves with the socket error code; a connection that opens is a failure. */
 function connectError(from: string, port: number, host: string): Promise<string> {
   return new Promise((resolve) => {
@@ -160,8 +174,8 @@ t.test('per-pod proxy on loopback', async (t) => {
   const start = async (info: PodInfo, ip: string): Promise<{ proxy: PodProxy; outbound: number; plaintext: number }> => {
     const proxy = new PodProxy(inputs, info, podNet(ip));
     t.teardown(() => proxy.close());
-    const outbound = await listen(ip);
-    const plaintext = await listen(ip);
+    const outbound = await listenBesides(ip, hbonePort);
+    const plaintext = await listenBesides(ip, hbonePort);
     await proxy.start({ outbound, plaintext, hbone: { port: hbonePort, host: ip } });
     return { proxy, outbound: portOf(outbound), plaintext: portOf(plaintext) };
   };
