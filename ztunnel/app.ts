@@ -23,6 +23,7 @@ import { InPodRegistry } from './inpod/registry.js';
 import { ZtunnelZds } from './inpod/zds-client.js';
 import { ConnectionManager } from './proxy/connection-manager.js';
 import type { ProxyInputs } from './proxy/context.js';
+import { LocalPods } from './proxy/local-pods.js';
 import { PodProxy, type PodProxyOptions } from './proxy/pod-proxy.js';
 import { netnsPodNet, type PodNet } from './proxy/sockets.js';
 import { ProxyState } from './state/state.js';
@@ -101,6 +102,7 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
       originalDst: deps.originalDst ?? getOriginalDst,
       sourceWaitMs: 5_000,
       connectTimeoutMs: config.connectTimeoutMs,
+      localPods: new LocalPods(config.sameNodeHandoff),
     };
     const podNet = deps.podNet ?? ((fd: number) => netnsPodNet(fd));
     const pods = new InPodRegistry({

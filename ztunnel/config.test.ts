@@ -22,8 +22,21 @@ t.test('defaults follow Istio', async (t) => {
     certTtlSeconds: 86_400,
     drainMs: 5000,
     connectTimeoutMs: 10_000,
+    sameNodeHandoff: true,
     logLevel: 'info',
   });
+});
+
+t.test('same-node handoff: on by default, off by flag or environment, bad values named', async (t) => {
+  const cases: Array<[Parameters<typeof resolveConfig>[0], Record<string, string>, boolean]> = [
+    [{}, {}, true],
+    [{ sameNodeHandoff: false }, {}, false],
+    [{}, { AMBIT_SAME_NODE_HANDOFF: 'false' }, false],
+    [{}, { AMBIT_SAME_NODE_HANDOFF: '1' }, true],
+    [{ sameNodeHandoff: false }, { AMBIT_SAME_NODE_HANDOFF: 'true' }, false],
+  ];
+  for (const [flags, env, want] of cases) t.equal(resolveConfig(flags, env).sameNodeHandoff, want, `${JSON.stringify(flags)} ${JSON.stringify(env)}`);
+  t.match((t.throws(() => resolveConfig({}, { AMBIT_SAME_NODE_HANDOFF: 'sometimes' })) as ConfigError).problems, [/^environment AMBIT_SAME_NODE_HANDOFF: "sometimes" is not a boolean/]);
 });
 
 t.test('flags win over the environment, which wins over defaults', async (t) => {

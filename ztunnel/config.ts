@@ -41,6 +41,8 @@ export const ConfigSchema = z.object({
   /** How long live connections may finish on shutdown or pod removal. */
   drainMs: z.number().int().min(0),
   connectTimeoutMs: z.number().int().positive(),
+  /** Connections between two pods of this node skip TLS and HTTP/2 (authorization and telemetry stay). */
+  sameNodeHandoff: z.boolean(),
   logLevel: z.enum(LOG_LEVELS),
 });
 
@@ -67,6 +69,8 @@ export interface ZtunnelFlags {
   certTtl?: string;
   drain?: string;
   connectTimeout?: string;
+  /** commander's --no-same-node-handoff gives false. */
+  sameNodeHandoff?: boolean;
   logLevel?: string;
 }
 
@@ -101,6 +105,7 @@ export function resolveConfig(flags: ZtunnelFlags, env: Env = process.env): Conf
     certTtlSeconds: Math.round(r.duration('certTtlSeconds', { flag: '--cert-ttl', env: ['SECRET_TTL'], default: '24h' }) / 1000),
     drainMs: Math.ceil(r.duration('drainMs', { flag: '--drain', env: ['CONNECTION_TERMINATION_DEADLINE'], default: '5s' })),
     connectTimeoutMs: Math.ceil(r.duration('connectTimeoutMs', { flag: '--connect-timeout', env: ['CONNECTION_TIMEOUT'], default: '10s' })),
+    sameNodeHandoff: r.boolean('sameNodeHandoff', { flag: '--no-same-node-handoff', env: ['AMBIT_SAME_NODE_HANDOFF'] }, true),
     logLevel: r.logLevel('logLevel', ['RUST_LOG']),
   };
   return r.validate('ztunnel', ConfigSchema, raw);

@@ -46,6 +46,12 @@ export function ztunnelCommand(io: ZtunnelIO = { err: (s) => process.stderr.writ
     .option('--cert-ttl <duration>', 'requested workload certificate lifetime (env SECRET_TTL; default 24h)', durationArg('--cert-ttl'))
     .option('--drain <duration>', 'how long connections may finish on shutdown (env CONNECTION_TERMINATION_DEADLINE; default 5s)', durationArg('--drain'))
     .option('--connect-timeout <duration>', 'TCP and HBONE connect timeout (env CONNECTION_TIMEOUT; default 10s)', durationArg('--connect-timeout'))
+    .option('--no-same-node-handoff', 'send traffic between two pods of this node over HBONE too, not in process (env AMBIT_SAME_NODE_HANDOFF=false)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
-    .action(async (o: ZtunnelFlags) => run(o, io));
+    .action(async (o: ZtunnelFlags) => {
+      // commander sets sameNodeHandoff=true unless --no-same-node-handoff; leave the default to the environment then.
+      const flags = { ...o };
+      if (flags.sameNodeHandoff === true) delete flags.sameNodeHandoff;
+      return run(flags, io);
+    });
 }

@@ -28,7 +28,7 @@ class FakeProxy {
     this.events.push('close');
   }
   stats() {
-    return { plainConnections: 0, hboneStreams: 0, hboneConnections: 0, poolConnections: 0 };
+    return { plainConnections: 0, hboneStreams: 0, hboneStreamsOpened: 0, hboneConnections: 0, poolConnections: 0 };
   }
 }
 

@@ -7,6 +7,7 @@ import type { SockAddr } from '../../lib/native/types.js';
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { StateView } from '../state/view.js';
 import type { ConnectionManager } from './connection-manager.js';
+import type { LocalPods } from './local-pods.js';
 import type { PodNet } from './sockets.js';
 import type { ProxyTelemetry } from './telemetry.js';
 
@@ -27,6 +28,8 @@ export interface ProxyInputs {
   sourceWaitMs: number;
   /** TCP/HBONE connect timeout (Istio: 10 s). */
   connectTimeoutMs: number;
+  /** The pods served by this ztunnel, for the same-node handoff; absent: every hop is HBONE. */
+  localPods?: LocalPods;
 }
 
 /** The pod a proxy instance serves (from ZDS), and its namespace's sockets. */

@@ -1,6 +1,7 @@
 // Outbound (port 15001, ARCHITECTURE.md §3 step 3): the app's redirected connection → original destination →
 // the pod's own workload → destination resolution → HBONE through the pod's pool, plain TCP to a
-// workload outside the mesh, or passthrough to an unknown destination; then copy.
+// workload outside the mesh, passthrough to an unknown destination, or in process to a pod enrolled
+// on this ztunnel too (same-node handoff, ./handoff.ts); then copy.
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, formatHostPort, formatSockAddr, sockAddrOf } from '../../lib/hbone/authority.js';
@@ -12,6 +13,8 @@ import type { Resolution } from '../state/view.js';
 import type { PodContext, ProxyInputs } from './context.js';
 import { copyBidirectional } from './copy.js';
 import { errorText, hboneFailure, ProxyError } from './errors.js';
+import { handOff } from './handoff.js';
+import { handoffTarget } from './local-pods.js';
 import { ILLEGAL_PORTS, isLoopback } from './ports.js';
 import { ConnectionRecord, peerLabels, serviceLabels, workloadBaggage, workloadFields } from './telemetry.js';
 
@@ -80,8 +83,14 @@ export class Outbound {
     const service = 'service' in r ? r.service : undefined;
     record.note({ 'dst.addr': formatHostPort(t.ip, t.port), ...workloadFields('dst', destinationOf(r)), ...(service ? { 'dst.service': service.hostname } : {}) });
     let up: Duplex;
+    const handoff = this.inputs.localPods && handoffTarget(r, this.inputs.localPods);
     try {
-      if (t.protocol === 'TCP') {
+      if (handoff) {
+        const forwarded = buildForwarded(formatSockAddr(src), service?.hostname);
+        up = await handOff(handoff, { address: src, identity: this.pod.identity, forwarded, baggage: workloadBaggage(source), traceparent: newTraceparent() }, t, down);
+        labels.destination = peerLabels(destinationOf(r), handoff.inbound.identity);
+        record.note({ 'dst.hbone_addr': t.authority!, 'dst.identity': handoff.inbound.identity });
+      } else if (t.protocol === 'TCP') {
         up = await this.pod.net.connect(t.ip, t.port, this.inputs.connectTimeoutMs).catch((e: unknown) => {
           throw new ProxyError('UpstreamConnect', `connection to ${formatHostPort(t.ip, t.port)} failed: ${errorText(e)}`, { cause: e });
         });

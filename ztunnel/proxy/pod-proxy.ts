@@ -2,7 +2,7 @@
 // on 15008, on listeners made in the pod's namespace by inpod/, sharing the node-wide inputs.
 import net from 'node:net';
 import { HbonePool, type HbonePoolOptions } from '../../lib/hbone/pool.js';
-import { HboneServer, type ListenTarget } from '../../lib/hbone/server.js';
+import { HboneServer, type ConnectHandler, type ListenTarget } from '../../lib/hbone/server.js';
 import type { KeepAliveOptions } from '../../lib/hbone/keepalive.js';
 import type { SockAddr } from '../../lib/native/types.js';
 import type { PodContext, ProxyInputs } from './context.js';
@@ -28,6 +28,8 @@ export interface PodProxyStats {
   /** Downstream connections on 15001 and 15006 still open. */
   plainConnections: number;
   hboneStreams: number;
+  /** HBONE streams accepted since start (same-node handoffs open none). */
+  hboneStreamsOpened: number;
   hboneConnections: number;
   poolConnections: number;
 }
@@ -50,6 +52,9 @@ export class PodProxy {
   private readonly hbone: HboneServer;
   private readonly outbound: Outbound;
   private readonly plaintext: InboundPassthrough;
+  private readonly inbound: ConnectHandler;
+  /** Removes this pod from the same-node handoff registry. */
+  private unregisterLocal: (() => void) | undefined;
   private readonly open = new Set<net.Socket>();
   private servers: net.Server[] = [];
   /** True once a server of ours owns the HBONE listener's fd: closing the server closes it. */
@@ -66,9 +71,10 @@ export class PodProxy {
     this.pod = { ...info, net: podNet, pool: new HbonePool({ connectTimeoutMs: inputs.connectTimeoutMs, ...opts.pool, logger: log }) };
     this.outbound = new Outbound(inputs, this.pod);
     this.plaintext = new InboundPassthrough(inputs, this.pod);
+    this.inbound = inboundHandler(inputs, this.pod);
     this.hbone = new HboneServer({
       credentials: () => inputs.certs.get(info.identity),
-      onConnect: inboundHandler(inputs, this.pod),
+      onConnect: this.inbound,
       logger: log,
       ...(opts.keepAlive ? { keepAlive: opts.keepAlive } : {}),
     });
@@ -82,6 +88,8 @@ export class PodProxy {
     l.outbound.on('connection', (s: net.Socket) => this.serve(s, (x) => this.outbound.handle(x)));
     l.plaintext.on('connection', (s: net.Socket) => this.serve(s, (x) => this.plaintext.handle(x)));
     const hbone = await this.hbone.listen(this.hboneTarget(l.hbone));
+    // Reachable in process by the other pods of this ztunnel only while it serves.
+    if (this.state === 'serving') this.unregisterLocal = this.inputs.localPods?.add(this.pod.namespace, this.pod.name, { identity: this.pod.identity, connect: this.inbound });
     return { hbone };
   }
 
@@ -107,7 +115,7 @@ export class PodProxy {
 
   stats(): PodProxyStats {
     const h = this.hbone.stats();
-    return { plainConnections: this.open.size, hboneStreams: h.streamsActive, hboneConnections: h.connectionsActive, poolConnections: this.pod.pool.stats().connections };
+    return { plainConnections: this.open.size, hboneStreams: h.streamsActive, hboneStreamsOpened: h.streamsOpened, hboneConnections: h.connectionsActive, poolConnections: this.pod.pool.stats().connections };
   }
 
   /**
@@ -155,6 +163,8 @@ export class PodProxy {
   }
 
   private stopAccepting(): void {
+    this.unregisterLocal?.();
+    this.unregisterLocal = undefined;
     for (const srv of this.servers.splice(0)) if (srv.listening) srv.close();
   }
 }
