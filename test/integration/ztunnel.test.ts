@@ -126,6 +126,31 @@ t.test('ztunnel in pod namespaces', async (t) => {
     t.match(outLine, { 'dst.addr': `${b1.ip}:15008`, 'dst.identity': BACKEND, 'src.identity': FRONTEND });
   });
 
+  await t.test('same node: b2 to b1 is handed over in process by node-2, with identity, policy, metrics and the source IP', async (t) => {
+    const poolOf = (name: string): number => zt2.pods.status().find((p) => p.name === name)?.stats?.poolConnections ?? -1;
+    const streamsOf = (name: string): number => zt2.pods.status().find((p) => p.name === name)?.stats?.hboneStreamsOpened ?? -1;
+    const streamsBefore = streamsOf('b1');
+    t.same(await talk(b2, b1.ip, 8080, 'next door'), { greeting: `b1 ${b2.ip}`, echo: 'next door' }, 'the app sees the source pod IP');
+    t.equal(poolOf('b2'), 0, 'no HBONE connection from b2');
+    t.equal(streamsOf('b1'), streamsBefore, 'no HBONE stream at b1');
+    const dst = { reporter: 'destination', source_workload: 'b2', source_principal: BACKEND, destination_workload: 'b1', destination_principal: BACKEND, connection_security_policy: 'mutual_tls' };
+    const src = { ...dst, reporter: 'source' };
+    await waitFor(async () => metricValue(await metricsOf(zt2), 'istio_tcp_connections_closed_total', dst) >= 1 && metricValue(await metricsOf(zt2), 'istio_tcp_connections_closed_total', src) >= 1, 'node-2 to count the connection as source and as destination');
+    t.ok(metricValue(await metricsOf(zt2), 'istio_tcp_received_bytes_total', dst) >= 'next door\n'.length, 'bytes counted');
+    t.match(logs.find('connection complete', { direction: 'inbound', 'src.identity': BACKEND, 'dst.workload': 'b1' })[0], { 'src.addr': new RegExp(`^${b2.ip}:`), 'dst.addr': `${b1.ip}:8080` }, 'inbound access-log line');
+    t.match(logs.find('connection complete', { direction: 'outbound', 'src.workload': 'b2', 'dst.workload': 'b1' })[0], { 'dst.addr': `${b1.ip}:15008`, 'dst.identity': BACKEND, 'src.identity': BACKEND }, 'outbound access-log line');
+    t.match(await talk(b2, VIP, 80, 'via vip'), { greeting: /^b[12] /, echo: 'via vip' }, 'through the service VIP');
+    const deny = authz('demo', 'deny-backend', { action: 'DENY', rules: [[[{ principals: [{ matchType: { case: 'exact', value: 'cluster.local/ns/demo/sa/backend' } }] }]]] });
+    putAuthz(deny);
+    await pushPolicies(() => zt2.state.policy(deny.name) !== undefined, 'deny at node-2');
+    t.same(await talk(b2, b1.ip, 8080), {}, 'a DENY on the source principal refuses it');
+    await waitFor(() => logs.find(/^connection (failed|complete)$/, { direction: 'outbound', 'src.workload': 'b2', response_flags: 'DENY' }).length >= 1, 'the outbound refusal logged with DENY');
+    authorizations.delete(deny.name);
+    await pushPolicies(() => zt2.state.policy(deny.name) === undefined, 'deny removed');
+    t.same(await talk(b2, b1.ip, 8080, 'again'), { greeting: `b1 ${b2.ip}`, echo: 'again' }, 'restored');
+    t.equal(poolOf('b2'), 0, 'still no HBONE from b2');
+  });
+
   await t.test('byte counters move while a long transfer is still going', async (t) => {
     const src = { reporter: 'source', source_workload: 'a', destination_workload: 'b1' };
     const dst = { reporter: 'destination', source_workload: 'a', destination_workload: 'b1' };
