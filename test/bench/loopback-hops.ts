@@ -2,7 +2,8 @@
 // → ztunnel-in → server, against the client talking to the server directly, rounds interleaved so
 // that both columns see the same machine load. Rows: bulk throughput on one connection, 1 KiB
 // ping-pong latency on one connection, new connections per second to one destination with the
-// HBONE pool warm and cold, and first-byte latency on a warm pool.
+// HBONE pool warm and cold, and first-byte latency on a warm pool. Then the same node: one ztunnel
+// process serving both pods, over HBONE (handoff off) and with the in-process same-node handoff.
 //
 //   node dist/test/bench/loopback-hops.js [--rounds 3]      (prints the rows as JSON on its last line)
 //
@@ -22,6 +23,7 @@ import { silentLogger } from '../../lib/telemetry/log.js';
 import { TcpMetrics } from '../../lib/telemetry/metrics.js';
 import { ConnectionManager } from '../../ztunnel/proxy/connection-manager.js';
 import type { ProxyInputs } from '../../ztunnel/proxy/context.js';
+import { LocalPods } from '../../ztunnel/proxy/local-pods.js';
 import { PodProxy, type PodProxyOptions } from '../../ztunnel/proxy/pod-proxy.js';
 import type { PodNet } from '../../ztunnel/proxy/sockets.js';
 import { ProxyState } from '../../ztunnel/state/state.js';
@@ -38,9 +40,11 @@ const TO_SINK = '127.0.1.2';
 const COLD_IDLE_MS = 20;
 const id = (sa: string): string => `spiffe://cluster.local/ns/bench/sa/${sa}`;
 
-type Role = 'server' | 'zt-in' | 'zt-out';
+type Role = 'server' | 'zt-in' | 'zt-out' | 'zt-node';
 interface Setup {
   hbonePort: number;
+  /** zt-node: its own HBONE port (B's 15008 stand-in is zt-in's) and whether pods hand off in process. */
+  node?: { hbonePort: number; handoff: boolean };
   echoPort: number;
   sinkPort: number;
   creds: Record<string, Credentials>;
@@ -91,12 +95,17 @@ function podNet(ip: string): PodNet {
   return {
     startConnect: (host, port) => net.connect({ host, port, localAddress: ip, noDelay: true }),
     connect: (host, port, timeoutMs) => dial(ip, host, port, timeoutMs),
-    connectAs: (sourceIp, host, port, timeoutMs) => dial(sourceIp, host, port, timeoutMs),
+    // The client's addresses stand for the app of pod A (they only tell original destinations
+    // apart): a delivery on behalf of one leaves from A, as for a real app in A (the HBONE path's
+    // peer is A too). Binding both the client's and the delivery's sockets to one address would
+    // make every new connection pay the kernel's bind-port search twice on it.
+    connectAs: (sourceIp, host, port, timeoutMs) => dial(sourceIp === TO_ECHO || sourceIp === TO_SINK ? A : sourceIp, host, port, timeoutMs),
   };
 }
 
-async function ztunnel(role: 'zt-in' | 'zt-out', s: Setup): Promise<Record<string, number>> {
-  const state = new ProxyState({ hbonePort: s.hbonePort });
+async function ztunnel(role: 'zt-in' | 'zt-out' | 'zt-node', s: Setup): Promise<Record<string, number>> {
+  const hbonePort = s.node?.hbonePort ?? s.hbonePort;
+  const state = new ProxyState({ hbonePort });
   state.applyAddresses([
     wl('a', { ns: 'bench', ips: [A], sa: 'client' }),
     wl('a-cold', { ns: 'bench', ips: [A_COLD], sa: 'client' }),
@@ -116,6 +125,7 @@ async function ztunnel(role: 'zt-in' | 'zt-out', s: Setup): Promise<Record<strin
     },
     sourceWaitMs: 1000,
     connectTimeoutMs: 5000,
+    ...(s.node ? { localPods: new LocalPods(s.node.handoff) } : {}),
   };
   const start = async (name: string, ip: string, sa: string, hbonePort: number, opts: PodProxyOptions = {}): Promise<number> => {
     const proxy = new PodProxy(inputs, { uid: name, name, namespace: 'bench', serviceAccount: sa, identity: id(sa) }, podNet(ip), opts);
@@ -124,6 +134,10 @@ async function ztunnel(role: 'zt-in' | 'zt-out', s: Setup): Promise<Record<strin
     return portOf(outbound);
   };
   if (role === 'zt-in') return { hbone: await start('b', B, 'server', s.hbonePort) };
+  if (role === 'zt-node') {
+    await start('b', B, 'server', hbonePort);
+    return { warm: await start('a', A, 'client', 0) };
+  }
   return { warm: await start('a', A, 'client', 0), cold: await start('a-cold', A_COLD, 'client', 0, { pool: { idleTimeoutMs: COLD_IDLE_MS } }) };
 }
 
@@ -261,11 +275,25 @@ async function main(): Promise<void> {
     children.push(zin.proc);
     const zout = await startChild('zt-out', setup);
     children.push(zout.proc);
+    const nodePort = async (): Promise<number> => {
+      const p = await listen(B);
+      const port = portOf(p);
+      p.close();
+      return port;
+    };
+    const nodeHbone = await startChild('zt-node', { ...setup, node: { hbonePort: await nodePort(), handoff: false } });
+    children.push(nodeHbone.proc);
+    const nodeHandoff = await startChild('zt-node', { ...setup, node: { hbonePort: await nodePort(), handoff: true } });
+    children.push(nodeHandoff.proc);
     const direct: Sample = {};
     const mesh: Sample = {};
+    const sameHbone: Sample = {};
+    const sameHandoff: Sample = {};
     for (let i = 0; i < rounds; i++) {
       await measure(B, { echo: setup.echoPort, sink: setup.sinkPort }, direct);
       await measure(A, { echo: zout.ports.warm!, sink: zout.ports.warm!, cold: zout.ports.cold! }, mesh);
+      await measure(A, { echo: nodeHbone.ports.warm!, sink: nodeHbone.ports.warm! }, sameHbone);
+      await measure(A, { echo: nodeHandoff.ports.warm!, sink: nodeHandoff.ports.warm! }, sameHandoff);
     }
     const m = (s: Sample, k: string): number => median(s[k] ?? []);
     const sc = 'loopback, 4 processes';
@@ -277,7 +305,16 @@ async function main(): Promise<void> {
       { scenario: sc, metric: '… pool cold (a new HBONE connection each; 1 / median connection time)', baseline: m(direct, 'cps'), ztunnel: `${m(mesh, 'coldCps').toFixed(0)} (${m(mesh, 'cold50').toFixed(2)} ms each)` },
       { scenario: sc, metric: 'first-byte latency of a new connection, warm pool: p50 / p99 (ms)', baseline: `${m(direct, 'fb50').toFixed(3)} / ${m(direct, 'fb99').toFixed(3)}`, ztunnel: `${m(mesh, 'fb50').toFixed(3)} / ${m(mesh, 'fb99').toFixed(3)}` },
     ];
-    console.log(JSON.stringify({ rounds, rows, samples: { direct, mesh } }));
+    const pp = (x: Sample): string => `${m(x, 'pp50').toFixed(3)} / ${m(x, 'pp99').toFixed(3)}`;
+    const added = (x: Sample): string => `${(m(x, 'pp50') - m(direct, 'pp50')).toFixed(3)} / ${(m(x, 'pp99') - m(direct, 'pp99')).toFixed(3)}`;
+    for (const [label, x] of [['same node (one ztunnel, 3 processes), HBONE', sameHbone], ['same node, in-process handoff', sameHandoff]] as const) {
+      rows.push(
+        { scenario: label, metric: 'bulk, one connection, 256 MiB one way (Gb/s)', baseline: m(direct, 'gbps'), ztunnel: `${m(x, 'gbps').toFixed(2)} (${(m(x, 'gbps') / m(direct, 'gbps')).toFixed(2)}×)` },
+        { scenario: label, metric: '1 KiB ping-pong, one connection: p50 / p99 (ms); added', baseline: pp(direct), ztunnel: `${pp(x)}; +${added(x)}` },
+        { scenario: label, metric: 'new connections per second, sequential, 1 KiB each; first byte p50 (ms)', baseline: `${m(direct, 'cps').toFixed(0)}; ${m(direct, 'fb50').toFixed(3)}`, ztunnel: `${m(x, 'cps').toFixed(0)} (${(m(x, 'cps') / m(direct, 'cps')).toFixed(2)}×); ${m(x, 'fb50').toFixed(3)}` },
+      );
+    }
+    console.log(JSON.stringify({ rounds, rows, samples: { direct, mesh, sameHbone, sameHandoff } }));
   } finally {
     for (const c of children) c.kill();
   }

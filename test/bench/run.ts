@@ -2,7 +2,8 @@
 // - the local cluster's own cost (ambit up);
 // - the data path, no mesh (namespace `bench`) vs through two ztunnels (namespace `bench-mesh`,
 //   ambient), pod to pod across nodes, rounds interleaved so that both columns see the same
-//   machine load;
+//   machine load; then node-1's ztunnel RSS with 20 more idle pods enrolled (bench-idle-pods.yaml);
+//   issue 9's targets next to the figures;
 // - the control plane at scale (test/bench/control.ts, in its own process);
 // - upstream ztunnel's benchmark shape, four processes on loopback (test/bench/loopback-hops.ts).
 // Results: bench-results/<time>.json and a Markdown table on stdout.
@@ -10,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestCluster, ROOT } from '../e2e/testkit.js';
+import { eventually, TestCluster, ROOT } from '../e2e/testkit.js';
 import type { Pod } from '../../lib/k8s/types.js';
 import { markdownTable, median, type Row } from './table.js';
 
@@ -43,6 +44,25 @@ function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Pods ztunnel serves, by its log: proxies started less pods removed. */
+function enrolledPods(c: TestCluster, node: string): number {
+  const log = readFileSync(path.join(c.stateDir, 'components', `ztunnel-${node}.log`), 'utf8');
+  const count = (msg: string): number => log.split(msg).length - 1;
+  return count('pod proxy started') - count('pod removed; draining its proxy');
+}
+
+/** node-1's ztunnel RSS (MB) once 20 more idle pods are enrolled there and it has settled. */
+async function rssWithIdlePods(c: TestCluster): Promise<{ pods: number; rssMb: number }> {
+  const before = enrolledPods(c, 'node-1');
+  await c.ambit('apply', '-f', path.join(ROOT, 'test', 'fixtures', 'bench-idle-pods.yaml'));
+  const pods = await eventually('20 idle pods enrolled on node-1', async () => {
+    const n = enrolledPods(c, 'node-1');
+    return n >= before + 20 && n;
+  }, 120_000, 500);
+  await new Promise((r) => setTimeout(r, 10_000));
+  return { pods, rssMb: rssKiB(ztunnelPids(c)[0]!) / 1024 };
 }
 
 function rssKiB(pid: number): number {
@@ -123,6 +143,7 @@ async function main(): Promise<void> {
   const c = new TestCluster('bench');
   const base: Sample = {};
   const mesh: Sample = {};
+  let idle = { pods: NaN, rssMb: NaN };
   try {
     const t0 = performance.now();
     await c.up(2, [path.join(ROOT, 'test', 'fixtures', 'bench-app.yaml')]);
@@ -139,6 +160,7 @@ async function main(): Promise<void> {
       await measure(c, plain, base, false);
       await measure(c, ambient, mesh, true);
     }
+    idle = await rssWithIdlePods(c);
   } finally {
     await c.down();
   }
@@ -148,12 +170,15 @@ async function main(): Promise<void> {
   const sc = 'pod→pod across nodes';
   rows.push({ scenario: sc, metric: 'HTTP/1.1 closed loop, 8 connections (req/s)', baseline: m(base, 'rps'), ztunnel: `${m(mesh, 'rps').toFixed(0)} (${ratio(m(base, 'rps'), m(mesh, 'rps'))})` });
   rows.push({ scenario: sc, metric: 'closed loop latency p50 / p99 (ms)', baseline: ms(base, 'p50', 'p99'), ztunnel: ms(mesh, 'p50', 'p99') });
+  const added = (k: string): string => (m(mesh, k) - m(base, k)).toFixed(2);
   rows.push({ scenario: sc, metric: '1 KiB at 1,000 req/s over 8 connections: p50 / p90 / p99 (ms)', baseline: ms(base, 'fp50', 'fp90', 'fp99'), ztunnel: ms(mesh, 'fp50', 'fp90', 'fp99') });
+  rows.push({ scenario: sc, metric: '… added by the two ztunnels: p50 / p99 (ms; target ≤ 0.15 / ≤ 0.5)', ztunnel: `${added('fp50')} / ${added('fp99')}` });
   rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
-  rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
-  rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop)', ztunnel: m(mesh, 'cpuPer1k') });
-  rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections)', ztunnel: m(mesh, 'perConnKiB') });
+  rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way; target ≥ 0.3×)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
+  rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop; target ≤ 0.06)', ztunnel: m(mesh, 'cpuPer1k').toFixed(3) });
+  rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections; target ≤ 8)', ztunnel: m(mesh, 'perConnKiB') });
   rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
+  rows.push({ scenario: sc, metric: `node-1's ztunnel RSS with ${idle.pods} enrolled pods, idle, after the load runs (MB; target ≤ 60 with 20)`, ztunnel: idle.rssMb });
   // One tunnel in one process (TCP, TLS, HBONE, HBONE over node:http2), then upstream ztunnel's own
   // shape: client → ztunnel → ztunnel → server as four processes on loopback.
   if (!process.env.BENCH_SKIP_TUNNEL) rows.push(...(await childBench('tunnel.js', ['--json'])));
@@ -162,7 +187,7 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh }, control }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh }, idle, control }, null, 2) + '\n');
   console.log(markdownTable(rows));
   console.log(`\n(medians of ${ROUNDS} interleaved rounds; ratios are ztunnel / baseline)\n`);
   if (control) console.log(control.slice(control.lastIndexOf('| control plane')));
