@@ -27,6 +27,12 @@ export interface Breaker {
   tryRequest(): Release | undefined;
   tryPending(): Release | undefined;
   tryConnection(): Release | undefined;
+  /** Counts a connection the pool opened (it keeps within connectionLimit itself). */
+  countConnection(): Release;
+  /** A request waited because the cluster was at its connection limit. */
+  noteConnectionOverflow(): void;
+  /** maxConnections; undefined: unlimited. */
+  readonly connectionLimit: number | undefined;
   /** Whether one more retry may start now (max_retries); returns its release when it may. */
   tryRetry(): Release | undefined;
 }

@@ -4,6 +4,8 @@
 //   ambient), pod to pod across nodes, rounds interleaved so that both columns see the same
 //   machine load; then node-1's ztunnel RSS with 20 more idle pods enrolled (bench-idle-pods.yaml);
 //   issue 9's targets next to the figures;
+// - the waypoint: 1 KiB HTTP through the Service direct vs ztunnel only vs ztunnel + waypoint
+//   (test/bench/waypoint.ts), rounds interleaved as well;
 // - the control plane at scale (test/bench/control.ts, in its own process);
 // - upstream ztunnel's benchmark shape, four processes on loopback (test/bench/loopback-hops.ts).
 // Results: bench-results/<time>.json and a Markdown table on stdout.
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually, TestCluster, ROOT } from '../e2e/testkit.js';
 import type { Pod } from '../../lib/k8s/types.js';
 import { markdownTable, median, type Row } from './table.js';
+import { measureWaypointRound, setUpWaypointBench, waypointRows, type Samples } from './waypoint.js';
 
 interface LoadReport {
   requests: number;
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
   const base: Sample = {};
   const mesh: Sample = {};
   let idle = { pods: NaN, rssMb: NaN };
+  const wp: Samples = {};
   try {
     const t0 = performance.now();
     await c.up(2, [path.join(ROOT, 'test', 'fixtures', 'bench-app.yaml')]);
@@ -156,11 +160,15 @@ async function main(): Promise<void> {
     };
     const plain = await side('bench');
     const ambient = await side('bench-mesh');
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < (process.env.BENCH_SKIP_PODS ? 0 : ROUNDS); i++) {
       await measure(c, plain, base, false);
       await measure(c, ambient, mesh, true);
     }
-    idle = await rssWithIdlePods(c);
+    if (!process.env.BENCH_SKIP_PODS) idle = await rssWithIdlePods(c);
+    if (!process.env.BENCH_SKIP_WAYPOINT) {
+      const w = await setUpWaypointBench(c);
+      for (let i = 0; i < ROUNDS; i++) await measureWaypointRound(c, w, wp);
+    }
   } finally {
     await c.down();
   }
@@ -168,17 +176,20 @@ async function main(): Promise<void> {
   const ms = (s: Sample, ...ks: string[]) => ks.map((k) => m(s, k).toFixed(2)).join(' / ');
   const ratio = (a: number, b: number) => `${(b / a).toFixed(2)}×`;
   const sc = 'pod→pod across nodes';
-  rows.push({ scenario: sc, metric: 'HTTP/1.1 closed loop, 8 connections (req/s)', baseline: m(base, 'rps'), ztunnel: `${m(mesh, 'rps').toFixed(0)} (${ratio(m(base, 'rps'), m(mesh, 'rps'))})` });
-  rows.push({ scenario: sc, metric: 'closed loop latency p50 / p99 (ms)', baseline: ms(base, 'p50', 'p99'), ztunnel: ms(mesh, 'p50', 'p99') });
-  const added = (k: string): string => (m(mesh, k) - m(base, k)).toFixed(2);
-  rows.push({ scenario: sc, metric: '1 KiB at 1,000 req/s over 8 connections: p50 / p90 / p99 (ms)', baseline: ms(base, 'fp50', 'fp90', 'fp99'), ztunnel: ms(mesh, 'fp50', 'fp90', 'fp99') });
-  rows.push({ scenario: sc, metric: '… added by the two ztunnels: p50 / p99 (ms; target ≤ 0.15 / ≤ 0.5)', ztunnel: `${added('fp50')} / ${added('fp99')}` });
-  rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
-  rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way; target ≥ 0.3×)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
-  rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop; target ≤ 0.06)', ztunnel: m(mesh, 'cpuPer1k').toFixed(3) });
-  rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections; target ≤ 8)', ztunnel: m(mesh, 'perConnKiB') });
-  rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
-  rows.push({ scenario: sc, metric: `node-1's ztunnel RSS with ${idle.pods} enrolled pods, idle, after the load runs (MB; target ≤ 60 with 20)`, ztunnel: idle.rssMb });
+  if (!process.env.BENCH_SKIP_PODS) {
+    rows.push({ scenario: sc, metric: 'HTTP/1.1 closed loop, 8 connections (req/s)', baseline: m(base, 'rps'), ztunnel: `${m(mesh, 'rps').toFixed(0)} (${ratio(m(base, 'rps'), m(mesh, 'rps'))})` });
+    rows.push({ scenario: sc, metric: 'closed loop latency p50 / p99 (ms)', baseline: ms(base, 'p50', 'p99'), ztunnel: ms(mesh, 'p50', 'p99') });
+    const added = (k: string): string => (m(mesh, k) - m(base, k)).toFixed(2);
+    rows.push({ scenario: sc, metric: '1 KiB at 1,000 req/s over 8 connections: p50 / p90 / p99 (ms)', baseline: ms(base, 'fp50', 'fp90', 'fp99'), ztunnel: ms(mesh, 'fp50', 'fp90', 'fp99') });
+    rows.push({ scenario: sc, metric: '… added by the two ztunnels: p50 / p99 (ms; target ≤ 0.15 / ≤ 0.5)', ztunnel: `${added('fp50')} / ${added('fp99')}` });
+    rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
+    rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way; target ≥ 0.3×)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
+    rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop; target ≤ 0.06)', ztunnel: m(mesh, 'cpuPer1k').toFixed(3) });
+    rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections; target ≤ 8)', ztunnel: m(mesh, 'perConnKiB') });
+    rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
+    rows.push({ scenario: sc, metric: `node-1's ztunnel RSS with ${idle.pods} enrolled pods, idle, after the load runs (MB; target ≤ 60 with 20)`, ztunnel: idle.rssMb });
+  }
+  if (!process.env.BENCH_SKIP_WAYPOINT) rows.push(...waypointRows(wp));
   // One tunnel in one process (TCP, TLS, HBONE, HBONE over node:http2), then upstream ztunnel's own
   // shape: client → ztunnel → ztunnel → server as four processes on loopback.
   if (!process.env.BENCH_SKIP_TUNNEL) rows.push(...(await childBench('tunnel.js', ['--json'])));
@@ -187,7 +198,7 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh }, idle, control }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh, waypoint: wp }, idle, control }, null, 2) + '\n');
   console.log(markdownTable(rows));
   console.log(`\n(medians of ${ROUNDS} interleaved rounds; ratios are ztunnel / baseline)\n`);
   if (control) console.log(control.slice(control.lastIndexOf('| control plane')));

@@ -20,6 +20,9 @@ import { seededRandom } from '../../lib/sys/testkit.js';
 const NS = 'app';
 const HOST = `echo.${NS}.svc.cluster.local`;
 const VIP = '10.96.0.10';
+/** A service on the v1 pod alone, under a DestinationRule's connection pool limits. */
+const CAPPED = `capped.${NS}.svc.cluster.local`;
+const CAPPED_VIP = '10.96.0.11';
 const CLIENT_IP = '10.244.0.5';
 const CLIENT_ID = 'spiffe://cluster.local/ns/app/sa/client';
 const ms = (n: number) => ({ seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1_000_000 });
@@ -44,7 +47,8 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
 
   cp.service(serviceResource({ name: 'echo', namespace: NS, vip: VIP, ports: [[80, 8080, AppProtocol.HTTP11], [90, 9090, AppProtocol.GRPC]] }));
   const ports: Array<[number, number]> = [[80, 8080], [90, 9090]];
-  cp.workload(workloadResource({ name: 'echo-v1-a', namespace: NS, ip: ipA, serviceAccount: 'echo', app: 'echo', version: 'v1', services: { [`${NS}/${HOST}`]: ports } }));
+  cp.service(serviceResource({ name: 'capped', namespace: NS, vip: CAPPED_VIP, ports: [[80, 8080, AppProtocol.HTTP11], [81, 8080, AppProtocol.HTTP2]] }));
+  cp.workload(workloadResource({ name: 'echo-v1-a', namespace: NS, ip: ipA, serviceAccount: 'echo', app: 'echo', version: 'v1', services: { [`${NS}/${HOST}`]: ports, [`${NS}/${CAPPED}`]: [[80, 8080], [81, 8080]] } }));
   cp.workload(workloadResource({ name: 'echo-v2-a', namespace: NS, ip: ipB, serviceAccount: 'echo', app: 'echo', version: 'v2', services: { [`${NS}/${HOST}`]: ports } }));
   cp.workload(workloadResource({ name: 'client-a', namespace: NS, ip: CLIENT_IP, serviceAccount: 'client', app: 'client', version: 'v1', services: {} }));
   cp.routes(NS, HOST, 'app/waypoint', [
@@ -88,13 +92,14 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
   const clientCreds = await issue(ca, CLIENT_ID);
   const tunnel = (port: number) => startClientTunnel(t, { pool, credentials: clientCreds, identity: CLIENT_ID, waypoint: wp.addresses.hbone, waypointIdentity: wp.identity, authority: `${VIP}:${port}`, clientIp: CLIENT_IP });
   const port80 = await tunnel(80);
+  const cappedPort = await startClientTunnel(t, { pool, credentials: clientCreds, identity: CLIENT_ID, waypoint: wp.addresses.hbone, waypointIdentity: wp.identity, authority: `${CAPPED_VIP}:80`, clientIp: CLIENT_IP });
   const port90 = await tunnel(90);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   t.teardown(() => agent.destroy());
-  const get = (p: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> =>
+  const get = (p: string, headers: http.OutgoingHttpHeaders = {}, port = port80): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const started = performance.now();
-      const req = http.request({ host: '127.0.0.1', port: port80, path: p, agent, headers: { host: `echo.${NS}:80`, ...headers } }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port, path: p, agent, headers: { host: `echo.${NS}:80`, ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
@@ -215,6 +220,42 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
     for (let i = 0; i < 3; i++) t.equal((await call('fail:14')).code, 14);
   });
 
+  await t.test('connection pool limits: over maxConnections + http1MaxPendingRequests, 503 with UO at once', async (t) => {
+    const limits = async (connectionPool: { maxConnections?: number; http1MaxPendingRequests?: number; http2MaxRequests?: number }) => {
+      const gen = wp.state.generation;
+      cp.destinationPolicy({ namespace: NS, hostname: CAPPED, waypoint: 'app/waypoint', trafficPolicy: { connectionPool } });
+      const deadline = Date.now() + 5000;
+      while (wp.state.generation === gen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    const slowBurst = async (n: number, p: string): Promise<Reply[]> => Promise.all(Array.from({ length: n }, () => get(p, {}, cappedPort)));
+    await limits({ maxConnections: 1, http1MaxPendingRequests: 1 });
+    // One idle connection first: a request waiting for a connection being opened is pending too.
+    t.equal((await get('/warm', {}, cappedPort)).status, 200);
+    const tunnelsBefore = v1.authorities.length;
+    const replies = await slowBurst(5, '/slow');
+    const overflowed = replies.filter((r) => r.status === 503);
+    t.same(replies.map((r) => r.status).sort(), [200, 200, 503, 503, 503], 'one in flight, one waiting, three over the limit');
+    t.ok(overflowed.every((r) => r.body === 'upstream connect error or disconnect/reset before headers. reset reason: overflow' && r.ms < 500), 'the overflowed ones answered at once');
+    const served = replies.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b);
+    t.ok(served[1]! >= 1900, `the waiting one went after the first, on the one connection (${Math.round(served[0]!)} / ${Math.round(served[1]!)} ms)`);
+    t.ok(v1.authorities.length - tunnelsBefore <= 1, `one connection at a time: the idle one, or one replacing it (${v1.authorities.length - tunnelsBefore} new)`);
+
+    await limits({ http2MaxRequests: 2 });
+    const byRequests = await slowBurst(5, '/slow');
+    t.same(byRequests.map((r) => r.status).sort(), [200, 200, 503, 503, 503], 'http2MaxRequests bounds requests in flight');
+
+    await limits({ maxConnections: 2, http1MaxPendingRequests: 10 });
+    const queued = await slowBurst(4, '/slow');
+    t.same(queued.map((r) => r.status), [200, 200, 200, 200], 'within the pending limit every request waits its turn');
+    const times = queued.map((r) => r.ms).sort((a, b) => a - b);
+    t.ok(times[3]! >= 1900, `two at a time over two connections (slowest ${Math.round(times[3]!)} ms)`);
+    const dump = (await (await fetch(`http://${wp.addresses.admin}/config_dump`)).json()) as { clusters: Array<{ service: string; breaker: { connections: { limit: number; active: number; overflow: number }; pending: { overflow: number } } }> };
+    const capped = dump.clusters.find((c) => c.service === CAPPED)!;
+    t.equal(capped.breaker.connections.limit, 2);
+    t.ok(capped.breaker.connections.active <= 2, `connections open within the limit (${capped.breaker.connections.active})`);
+    t.ok(capped.breaker.connections.overflow >= 2, 'requests that waited for a connection counted as connection overflow');
+  });
+
   await t.test('Istio request metrics with reporter="waypoint"', async (t) => {
     const base = { reporter: 'waypoint', source_workload: 'client-v1', source_workload_namespace: NS, source_principal: CLIENT_ID, destination_service: HOST, destination_service_name: 'echo', destination_service_namespace: NS, connection_security_policy: 'mutual_tls' };
     let text = '';
@@ -227,6 +268,7 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
     const count = (l: Record<string, string>) => metricSum(text, 'istio_requests_total', { ...base, ...l });
     t.ok(count({ response_flags: 'FI', response_code: '503' }) >= 450, 'aborts counted with FI');
     t.equal(count({ response_flags: 'UT', response_code: '504' }), 1, 'the timeout counted with UT');
+    t.equal(metricSum(text, 'istio_requests_total', { reporter: 'waypoint', destination_service: CAPPED, response_flags: 'UO', response_code: '503' }), 6, 'overflows counted with UO');
     t.equal(count({ response_flags: 'DI', response_code: '200' }), 1, 'the delay counted with DI');
     t.ok(count({ destination_workload: 'echo-v2', destination_canonical_revision: 'v2', destination_principal: 'spiffe://cluster.local/ns/app/sa/echo' }) >= 70, 'destination labels from the endpoint');
     t.equal(count({ request_protocol: 'grpc', grpc_response_status: '0', response_code: '200' }), 5);

@@ -19,7 +19,7 @@ import { applyRewrite, redirectLocation } from '../route/rewrite.js';
 import type { ServiceInfo, WaypointView } from '../state/types.js';
 import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry.js';
 import { nextTrace } from '../telemetry/trace.js';
-import type { UpstreamClient, UpstreamProtocol, UpstreamResponse } from '../upstream/client.js';
+import { UpstreamError, type UpstreamClient, type UpstreamProtocol, type UpstreamResponse } from '../upstream/client.js';
 import type { ClusterManager } from '../upstream/cluster.js';
 import { forward } from '../upstream/forwarder.js';
 import { ReplayBody } from '../upstream/replay-body.js';
@@ -371,15 +371,15 @@ export class RequestHandler {
     if (!picked) return;
     const ac = new AbortController();
     const t = setTimeout(() => ac.abort(), 30_000);
-    void this.d.client.send(picked.target, protocol, { ...request, body: body?.stream(false) }, ac.signal).then(
+    void this.d.client.send(picked.target, protocol, { ...request, body: body?.stream(false) }, ac.signal, cluster).then(
       (r) => {
         picked.done(r.status >= 500 ? '5xx' : 'success');
         r.body.resume();
         r.body.once('close', () => clearTimeout(t));
       },
-      () => {
+      (e: unknown) => {
         clearTimeout(t);
-        picked.done('connect-failure');
+        picked.done(e instanceof UpstreamError && e.kind === 'overflow' ? undefined : 'connect-failure');
       },
     );
   }

@@ -80,3 +80,19 @@ t.test('new limits keep what is in progress', async (t) => {
   cb.setLimits(undefined);
   t.equal(capacity(cb, 'tryConnection').n, 1000, 'limits removed: unlimited');
 });
+
+t.test('connections the pool opened are counted whatever the limit; waits count as overflow', async (t) => {
+  const cb = new CircuitBreaker(connectionPool({ maxConnections: 1 }));
+  t.equal(cb.connectionLimit, 1);
+  const a = cb.countConnection();
+  const b = cb.countConnection();
+  t.equal(cb.stats().connections.active, 2, 'an endpoint without a connection may open one at the limit');
+  t.equal(cb.tryConnection(), undefined, 'tryConnection still refuses over the limit');
+  cb.noteConnectionOverflow();
+  t.equal(cb.stats().connections.overflow, 2);
+  a();
+  a();
+  b();
+  t.equal(cb.stats().connections.active, 0, 'released once each');
+  t.equal(new CircuitBreaker(undefined).connectionLimit, undefined, 'unlimited');
+});

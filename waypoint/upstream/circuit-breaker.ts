@@ -5,8 +5,11 @@
  * with response flag UO at once, never queueing). Releases are idempotent, so every exit path of
  * a request may call its release.
  *
- * - maxConnections: upstream connections (HBONE connections to endpoints) open at once;
- * - http1MaxPendingRequests: requests waiting for a connection or a stream;
+ * - maxConnections: upstream connections (HTTP/1.1 tunnels, HTTP/2 sessions) open at once; the
+ *   pool keeps within it (`connectionLimit`) and counts what it opened (`countConnection`), and, as
+ *   Envoy does, an endpoint with no connection at all may always open one;
+ * - http1MaxPendingRequests: requests waiting for a connection or a stream (any protocol, as
+ *   Envoy's max_pending_requests);
  * - http2MaxRequests: requests in flight, whatever the protocol (Envoy's max_requests);
  * - maxRetries: retries in flight (Istio leaves this unlimited, unlike Envoy's default of 3);
  * - maxRequestsPerConnection: the pool's business; read here so one object carries the limits.
@@ -40,6 +43,11 @@ class Counter {
       this.overflow++;
       return undefined;
     }
+    return this.force();
+  }
+
+  /** Counts one more whatever the limit (what the caller already decided to do). */
+  force(): Release {
     this.active++;
     let done = false;
     return () => {
@@ -94,6 +102,21 @@ export class CircuitBreaker {
   /** An upstream connection being opened or open (held until it closed). */
   tryConnection(): Release | undefined {
     return this.#connections.take();
+  }
+
+  /** Counts an upstream connection the pool opened (held until it closed), whatever the limit. */
+  countConnection(): Release {
+    return this.#connections.force();
+  }
+
+  /** A request had to wait because the cluster was at maxConnections (Envoy's upstream_cx_overflow). */
+  noteConnectionOverflow(): void {
+    this.#connections.overflow++;
+  }
+
+  /** maxConnections; undefined: unlimited. */
+  get connectionLimit(): number | undefined {
+    return this.#connections.limit;
   }
 
   /** A retry in flight (held until the retried attempt ended). */

@@ -5,6 +5,7 @@ import http from 'node:http';
 import http2, { constants as h2c, type ClientHttp2Session } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
 import type { Headers } from '../route/request.js';
+import type { Breaker } from '../engines.js';
 import { targetKey, type TunnelConnector, type TunnelHeaders, type UpstreamTarget } from './connector.js';
 
 export type UpstreamProtocol = 'http1' | 'h2';
@@ -35,7 +36,8 @@ export interface UpstreamResponse {
 /** Why a try failed before a response: the classes retry conditions and response flags need. */
 export class UpstreamError extends Error {
   constructor(
-    readonly kind: 'connect-failure' | 'refused-stream' | 'reset',
+    /** overflow: the circuit breaker refused it (no pending slot); nothing was sent. */
+    readonly kind: 'connect-failure' | 'refused-stream' | 'reset' | 'overflow',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -76,27 +78,101 @@ function socketLike(s: Duplex): Duplex {
   return d;
 }
 
-/** An agent whose connections are HBONE tunnels. */
+/** What a request to an endpoint carries for the agent: where to open the tunnel, and its headers. */
+interface TunnelRequestOptions extends http.RequestOptions {
+  target: UpstreamTarget;
+  tunnel: TunnelHeaders;
+}
+
+/**
+ * The HTTP/1.1 connection pool of one cluster: an agent whose connections are HBONE tunnels, one
+ * keep-alive pool per endpoint (the agent's name for a request is its target), all of them
+ * together within the cluster's maxConnections (the agent's maxTotalSockets; requests over it
+ * wait in the agent's queue for a connection to free up, as Envoy's pending requests do).
+ */
 class TunnelAgent extends http.Agent {
+  /** Tunnels being opened, by name: Node's agent counts a connection only once it is open. */
+  readonly #connecting = new Map<string, number>();
+  #connectingTotal = 0;
+
   constructor(
-    private readonly open: () => Promise<Duplex>,
+    private readonly connector: TunnelConnector,
+    public breaker: Breaker,
     opts: http.AgentOptions,
   ) {
     super(opts);
   }
 
-  override createConnection(_o: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex | null | undefined {
-    this.open().then(
-      (s) => cb?.(null, socketLike(s)),
-      (e: Error) => cb?.(e, undefined as unknown as Duplex),
+  override getName(o?: http.ClientRequestArgs): string {
+    return targetKey((o as TunnelRequestOptions).target);
+  }
+
+  override createConnection(o: http.ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): Duplex | null | undefined {
+    const { target, tunnel } = o as TunnelRequestOptions;
+    const name = this.getName(o);
+    // Counted from the moment it is being opened, as Envoy counts connecting clients.
+    const release = this.breaker.countConnection();
+    this.#connecting.set(name, (this.#connecting.get(name) ?? 0) + 1);
+    this.#connectingTotal++;
+    const opened = (): void => {
+      const n = (this.#connecting.get(name) ?? 1) - 1;
+      if (n > 0) this.#connecting.set(name, n);
+      else this.#connecting.delete(name);
+      this.#connectingTotal--;
+    };
+    this.connector.open(target, tunnel).then(
+      (s) => {
+        opened();
+        s.once('close', release);
+        cb?.(null, socketLike(s));
+      },
+      (e: Error) => {
+        opened();
+        release();
+        cb?.(e, undefined as unknown as Duplex);
+      },
     );
     return undefined;
   }
 
+  /** Connections open or opening to this endpoint (busy and idle). */
+  connectionsTo(name: string): number {
+    return (this.sockets[name]?.length ?? 0) + (this.freeSockets[name]?.filter((s) => !s.destroyed).length ?? 0) + (this.#connecting.get(name) ?? 0);
+  }
+
+  /**
+   * Sets the agent's limit for the next request: Node's agent counts open connections only, so
+   * the ones being opened come off the cluster's limit; an endpoint with no connection at all
+   * may open one whatever the limit (Envoy's rule, so no request waits on an endpoint that has
+   * nothing to free).
+   */
+  admit(name: string, limit: number | undefined): void {
+    this.maxTotalSockets = limit === undefined || this.connectionsTo(name) === 0 ? Infinity : Math.max(0, limit - this.#connectingTotal);
+  }
+
+  /** Whether a request to this endpoint would get an idle connection at once. */
+  hasIdle(name: string): boolean {
+    return this.freeSockets[name]?.some((s) => !s.destroyed) ?? false;
+  }
+
+  /** Whether the request waits in the queue (no connection free, the cluster at its limit). */
+  isQueued(name: string, req: http.ClientRequest): boolean {
+    return (this.requests[name] as unknown as http.ClientRequest[] | undefined)?.includes(req) ?? false;
+  }
 }
 
 interface H2Entry {
   session: Promise<ClientHttp2Session>;
+  established: boolean;
+}
+
+/**
+ * The cluster a request goes to: its key names the connection pool, and its circuit breaker
+ * bounds connections and pending requests.
+ */
+export interface PoolScope {
+  key: string;
+  breaker: Breaker;
 }
 
 export interface UpstreamClientOptions {
@@ -105,6 +181,8 @@ export interface UpstreamClientOptions {
   /** 1 disables keep-alive (DestinationPolicy maxRequestsPerConnection). */
   keepAlive?: boolean;
 }
+
+const OVERFLOW = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
 
 export class UpstreamClient {
   readonly #agents = new Map<string, TunnelAgent>();
@@ -116,9 +194,9 @@ export class UpstreamClient {
     private readonly opts: UpstreamClientOptions = {},
   ) {}
 
-  send(t: UpstreamTarget, protocol: UpstreamProtocol, req: OutgoingRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  send(t: UpstreamTarget, protocol: UpstreamProtocol, req: OutgoingRequest, signal: AbortSignal, pool: PoolScope): Promise<UpstreamResponse> {
     if (this.#closed) return Promise.reject(new UpstreamError('connect-failure', 'the waypoint is shutting down'));
-    return protocol === 'h2' ? this.#sendH2(t, req, signal) : this.#sendH1(t, req, signal);
+    return protocol === 'h2' ? this.#sendH2(t, req, signal, pool) : this.#sendH1(t, req, signal, pool);
   }
 
   stats(): { http1Agents: number; h2Sessions: number } {
@@ -133,21 +211,38 @@ export class UpstreamClient {
     this.#sessions.clear();
   }
 
-  #agent(t: UpstreamTarget, tunnel: TunnelHeaders): TunnelAgent {
-    const key = targetKey(t);
-    let a = this.#agents.get(key);
+  #agent(pool: PoolScope): TunnelAgent {
+    let a = this.#agents.get(pool.key);
     if (!a) {
-      a = new TunnelAgent(() => this.connector.open(t, tunnel), { keepAlive: this.opts.keepAlive ?? true, maxFreeSockets: this.opts.maxFreeSockets ?? 32 });
-      this.#agents.set(key, a);
+      a = new TunnelAgent(this.connector, pool.breaker, { keepAlive: this.opts.keepAlive ?? true, maxFreeSockets: this.opts.maxFreeSockets ?? 32 });
+      this.#agents.set(pool.key, a);
     }
+    // A changed DestinationPolicy makes a new cluster (and breaker) under the same key.
+    a.breaker = pool.breaker;
     return a;
   }
 
-  #sendH1(t: UpstreamTarget, r: OutgoingRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  #sendH1(t: UpstreamTarget, r: OutgoingRequest, signal: AbortSignal, pool: PoolScope): Promise<UpstreamResponse> {
     const where = `HTTP/1.1 to ${t.ip}:${t.port}`;
     return new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = { ...stripUndefined(r.headers), host: r.authority };
-      const req = http.request({ agent: this.#agent(t, r.tunnel), method: r.method, path: r.path, headers, signal });
+      const agent = this.#agent(pool);
+      const options: TunnelRequestOptions = { agent, host: t.ip, port: t.port, method: r.method, path: r.path, headers, signal, target: t, tunnel: r.tunnel };
+      const name = agent.getName(options);
+      // Without an idle connection the request is pending (waiting for one being opened or for
+      // one to free up) and needs a pending slot, or it overflows before anything is sent.
+      const pending = agent.hasIdle(name) ? undefined : pool.breaker.tryPending();
+      if (!agent.hasIdle(name) && !pending) return reject(new UpstreamError('overflow', `${where}: ${OVERFLOW}`));
+      const limit = pool.breaker.connectionLimit;
+      agent.admit(name, limit);
+      const req = http.request(options);
+      // What Node's agent reads when a connection closes and a queued request needs a new one.
+      agent.maxTotalSockets = limit ?? Infinity;
+      if (agent.isQueued(name, req)) pool.breaker.noteConnectionOverflow();
+      if (pending) {
+        req.once('socket', pending);
+        req.once('close', pending);
+      }
       let responded = false;
       req.once('response', (res) => {
         responded = true;
@@ -167,12 +262,17 @@ export class UpstreamClient {
     });
   }
 
-  #session(t: UpstreamTarget, tunnel: TunnelHeaders): Promise<ClientHttp2Session> {
+  #session(t: UpstreamTarget, tunnel: TunnelHeaders, breaker: Breaker): H2Entry {
     const key = targetKey(t);
     const cur = this.#sessions.get(key);
-    if (cur) return cur.session;
+    if (cur) return cur;
+    // One session per endpoint: always allowed (an endpoint without a connection may open one),
+    // and counted against the cluster's connections while it lives.
+    const release = breaker.countConnection();
     const entry: H2Entry = {
+      established: false,
       session: this.connector.open(t, tunnel).then((stream) => {
+        entry.established = true;
         const s = http2.connect(`http://${t.ip}:${t.port}`, { createConnection: () => stream, settings: { enablePush: false } });
         const forget = (): void => {
           if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
@@ -180,26 +280,36 @@ export class UpstreamClient {
         s.on('error', forget);
         s.once('close', forget);
         s.once('goaway', forget);
-        stream.once('close', () => s.destroy());
+        stream.once('close', () => {
+          release();
+          s.destroy();
+        });
         // An idle session must not keep the process alive; the pool's idle timeout closes the tunnel.
         s.unref();
         return s;
       }),
     };
     entry.session.catch(() => {
+      release();
       if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
     });
     this.#sessions.set(key, entry);
-    return entry.session;
+    return entry;
   }
 
-  async #sendH2(t: UpstreamTarget, r: OutgoingRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  async #sendH2(t: UpstreamTarget, r: OutgoingRequest, signal: AbortSignal, pool: PoolScope): Promise<UpstreamResponse> {
     const where = `HTTP/2 to ${t.ip}:${t.port}`;
+    const entry = this.#session(t, r.tunnel, pool.breaker);
+    // A request waiting for the session to be established is pending.
+    const pending = entry.established ? undefined : pool.breaker.tryPending();
+    if (!entry.established && !pending) throw new UpstreamError('overflow', `${where}: ${OVERFLOW}`);
     let session: ClientHttp2Session;
     try {
-      session = await this.#session(t, r.tunnel);
+      session = await entry.session;
     } catch (e) {
       throw classifyError(e, where);
+    } finally {
+      pending?.();
     }
     if (signal.aborted) throw new UpstreamError('reset', `${where}: cancelled`);
     return new Promise((resolve, reject) => {

@@ -13,8 +13,8 @@ import { effectivePolicy, labelsMatch, type EffectivePolicy } from './traffic-po
 export interface PickedEndpoint {
   endpoint: EndpointInfo;
   target: UpstreamTarget;
-  /** Call when the request to it is over. */
-  done(outcome: OutlierOutcome): void;
+  /** Call when the request to it is over; undefined: nothing to tell outlier detection (it never left the waypoint). */
+  done(outcome: OutlierOutcome | undefined): void;
 }
 
 export class Cluster {
@@ -25,6 +25,8 @@ export class Cluster {
   #endpointsGen = -1;
 
   constructor(
+    /** Names the cluster's connection pool (the same across DestinationPolicy changes). */
+    readonly key: string,
     public service: ServiceInfo,
     readonly port: number,
     readonly subsetLabels: Readonly<Record<string, string>>,
@@ -68,7 +70,7 @@ export class Cluster {
         const n = (this.#active.get(id) ?? 1) - 1;
         if (n <= 0) this.#active.delete(id);
         else this.#active.set(id, n);
-        this.outlier?.report(id, outcome);
+        if (outcome) this.outlier?.report(id, outcome);
       },
     };
   }
@@ -95,7 +97,7 @@ export class ClusterManager {
       cur.service = service;
       return cur;
     }
-    const c = new Cluster(service, port, subsetLabels, effectivePolicy(dp, subset, port), dp, this.engines);
+    const c = new Cluster(key, service, port, subsetLabels, effectivePolicy(dp, subset, port), dp, this.engines);
     this.#clusters.set(key, c);
     return c;
   }

@@ -59,6 +59,8 @@ function grpcStatusOf(h: Record<string, string | string[] | undefined>): number 
   return Number.isInteger(n) ? n : undefined;
 }
 
+const OVERFLOW = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+
 const FLAG_OF: Record<string, string> = { 'connect-failure': 'UF', 'refused-stream': 'UF', reset: 'UC', timeout: 'UT' };
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -76,7 +78,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 export async function forward(f: ForwardInput): Promise<ForwardResult> {
   const slot = f.cluster.breaker.tryRequest();
-  if (!slot) return { kind: 'failure', status: 503, message: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', flags: ['UO'], tries: 0 };
+  if (!slot) return { kind: 'failure', status: 503, message: OVERFLOW, flags: ['UO'], tries: 0 };
   const retries = f.retry?.attempts ?? 0;
   const perTry = perTryTimeoutMs(f.retry);
   const deadline = f.timeoutMs === undefined ? undefined : performance.now() + f.timeoutMs;
@@ -122,12 +124,18 @@ export async function forward(f: ForwardInput): Promise<ForwardResult> {
     let response: UpstreamResponse | undefined;
     let error: string | undefined;
     try {
-      response = await f.client.send(picked.target, f.protocol, { ...f.request, body: f.body?.stream(true) }, ac.signal);
+      response = await f.client.send(picked.target, f.protocol, { ...f.request, body: f.body?.stream(true) }, ac.signal, f.cluster);
       const grpcStatus = grpcStatusOf(response.headers);
       outcome = { kind: 'response', status: response.status, ...(grpcStatus !== undefined ? { grpcStatus } : {}) };
     } catch (e) {
+      if (e instanceof UpstreamError && e.kind === 'overflow') {
+        // The pool had no pending slot: a local 503 UO, not retried, not the endpoint's fault.
+        picked.done(undefined);
+        last = { kind: 'failure', status: 503, message: OVERFLOW, flags: ['UO'], tries: attempt + 1, endpoint: picked.endpoint };
+        break;
+      }
       error = (e as Error).message;
-      outcome = why === 'per-try' || why === 'route' ? { kind: 'timeout' } : { kind: e instanceof UpstreamError ? e.kind : 'reset' };
+      outcome = why === 'per-try' || why === 'route' ? { kind: 'timeout' } : { kind: e instanceof UpstreamError && e.kind !== 'overflow' ? e.kind : 'reset' };
     } finally {
       if (timer) clearTimeout(timer);
       f.signal.removeEventListener('abort', onClient);

@@ -1,7 +1,8 @@
 /**
  * Gateway API's precedence between the matches of all routes for one service: an exact path
  * first, then a regular expression, then the longest path prefix; then a method match; then more
- * header matches; then more query parameter matches; ties go to the oldest route, then to the
+ * header matches; then more query parameter matches (a match without a path is the default
+ * prefix "/"); ties go to the oldest route, then to the
  * alphabetical `<namespace>/<name>`, then to rule and match order within the route.
  */
 import type { RouteMatchModel } from './types.js';
@@ -15,7 +16,8 @@ export interface OrderKey {
 
 function pathRank(m: RouteMatchModel | undefined): [number, number] {
   const p = m?.path;
-  if (!p) return [0, 1];
+  // No path (a match of headers only, or no match at all) is Gateway API's default PathPrefix "/".
+  if (!p) return [1, 1];
   if ('exact' in p) return [3, p.exact.length];
   if ('regex' in p) return [2, p.regex.length];
   return [1, 'prefix' in p ? p.prefix.length : p.plainPrefix.length];
