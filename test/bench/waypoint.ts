@@ -109,7 +109,8 @@ export function waypointRows(s: Samples): Row[] {
   const sc = '1 KiB HTTP via the Service, across nodes';
   const cols = (f: (col: Column) => string | number): Pick<Row, 'baseline' | 'ztunnel' | 'waypoint'> => ({ baseline: f('direct'), ztunnel: f('ztunnel'), waypoint: f('waypoint') });
   const ratio = (col: Column): string => `${m(`${col}.rps`).toFixed(0)} (${(m(`${col}.rps`) / m('direct.rps')).toFixed(2)}×)`;
-  const added = (k: 'p50' | 'p99'): string => `${m(`waypoint.${k}`).toFixed(2)} (+${(m(`waypoint.${k}`) - m(`ztunnel.${k}`)).toFixed(2)})`;
+  const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+  const added = (k: 'p50' | 'p99'): string => `${m(`waypoint.${k}`).toFixed(2)} (${signed(m(`waypoint.${k}`) - m(`ztunnel.${k}`))})`;
   return [
     { scenario: sc, metric: 'maximum rate, closed loop, 8 connections (req/s; × direct)', ...cols((col) => (col === 'direct' ? m('direct.rps') : ratio(col))) },
     { scenario: sc, metric: 'p50 at 1,000 req/s, 8 connections (ms; waypoint: + over ztunnel only)', ...cols((col) => (col === 'waypoint' ? added('p50') : m(`${col}.p50`))) },

@@ -1,7 +1,7 @@
 // W3C trace context (traceparent): keep the caller's trace id and flags, give this hop a new span
 // id (the waypoint is a hop of its own), or start a trace when there is none or it is malformed.
 // Pure apart from the injected random bytes.
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
@@ -19,7 +19,9 @@ function valid(hex: string): boolean {
   return !/^0+$/.test(hex);
 }
 
-export function nextTrace(incoming: string | undefined, bytes: (n: number) => Buffer = randomBytes): TraceContext {
+const defaultBytes = pooledRandomBytes();
+
+export function nextTrace(incoming: string | undefined, bytes: (n: number) => Buffer = defaultBytes): TraceContext {
   const spanId = bytes(8).toString('hex');
   const m = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
   if (m && m[1] !== 'ff' && valid(m[2]!) && valid(m[3]!) && (m[1] !== '00' || m[5] === undefined)) {
