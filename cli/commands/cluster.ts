@@ -11,6 +11,8 @@ import { DEPLOYMENT, POD, type Deployment, type Pod, isPodReady } from '../../li
 import { LocalCluster, cleanupStale } from '../local/cluster.js';
 import { layout, type ClusterInfo } from '../local/layout.js';
 import { runClusterDns } from '../local/dns/main.js';
+import { findBinaries } from '../local/kube/binaries.js';
+import type { ClusterStore } from '../../lib/store/types.js';
 import { applyObject } from './objects.js';
 import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
 
@@ -19,6 +21,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const AMBIT_BIN = path.resolve(here, '..', 'main.js');
 /** The demo manifests ship as source (cli/local/demo), next to dist/. */
 export const DEMO_DIR = path.resolve(here, '..', '..', '..', 'cli', 'local', 'demo');
+/** The repository (test/k8s/versions.json pins the Kubernetes binaries). */
+const REPO_ROOT = path.resolve(here, '..', '..', '..');
+
+/** The admin kubeconfig a `--kubernetes` cluster writes (host loopback). */
+export function kubeconfigOf(stateDir: string): string {
+  return path.join(layout(stateDir).root, 'kube', 'kubeconfig');
+}
+
+/** The store of a running cluster: its API server in Kubernetes mode, else its state directory. */
+function clusterStore(stateDir: string): ClusterStore {
+  const kc = kubeconfigOf(stateDir);
+  return existsSync(kc) ? openStore({ kube: true, kubeconfig: kc }) : openStore(layout(stateDir).store);
+}
 
 interface UpOpts {
   stateDir?: string;
@@ -28,11 +43,12 @@ interface UpOpts {
   file?: string[];
   timeout: string;
   mesh: boolean;
+  kubernetes?: boolean;
 }
 
 /** Settled: every Deployment has its replicas, and every pod runs and is Ready. */
 async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: string }> {
-  const store = openStore(layout(stateDir).store);
+  const store = clusterStore(stateDir);
   try {
     const pods = await store.list<Pod>(POD);
     const deps = await store.list<Deployment>(DEPLOYMENT);
@@ -86,6 +102,12 @@ function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
   for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
   for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
   console.log(`  component logs: ${layout(stateDir).components}/`);
+  if (existsSync(kubeconfigOf(stateDir))) {
+    // Kubernetes mode: kubectl and helm are the tools; the kubeconfig reaches the apiserver.
+    console.log(`  kubeconfig: ${kubeconfigOf(stateDir)}`);
+    console.log(`\nTry: export KUBECONFIG=${kubeconfigOf(stateDir)}; kubectl get nodes,pods -A`);
+    return;
+  }
   console.log(`\nTry: ${a} get pods -A${sd}`);
   if (frontNs === 'shop') {
     console.log(`     ${a} exec ${frontNs}/${front}${sd} -- ambit echo request http://backend.catalog:8080/\n     ${a} logs ${frontNs}/${front}${sd} -c caller`);
@@ -100,6 +122,7 @@ export function upCommand(): Command {
     .option('-f, --file <path...>', 'manifests to apply once the cluster runs')
     .option('--detach', 'return once every pod runs; the cluster keeps running in the background')
     .option('--no-mesh', 'run the cluster without the mesh data plane (no ztunnel, no CNI agent)')
+    .option('--kubernetes', 'the store is a real etcd + kube-apiserver + kube-controller-manager (built by test/k8s/setup); install the mesh with helm')
     .option('--timeout <seconds>', 'how long --detach waits for pods', '180')
     .action(async (opts: UpOpts) => {
       const stateDir = path.resolve(stateDirOf(opts));
@@ -109,17 +132,19 @@ export function upCommand(): Command {
         throw new Error(`a cluster already runs in ${stateDir} (runner pid ${prev.runnerPid}); use it, or run \`ambit down --state-dir ${stateDir}\``);
       }
       const nodes = Number(opts.nodes);
+      // Fails before anything is made, naming the missing binaries and the script that builds them.
+      if (opts.kubernetes) findBinaries(REPO_ROOT);
       if (opts.detach) {
         mkdirSync(stateDir, { recursive: true });
         const fd = openSync(l.runnerLog, 'a');
-        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.mesh ? [] : ['--no-mesh']), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
+        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.mesh ? [] : ['--no-mesh']), ...(opts.kubernetes ? ['--kubernetes'] : []), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
         const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, AMBIT_RUNNER_QUIET: '1' } });
         closeSync(fd);
         let exited = false;
         child.on('exit', () => (exited = true));
         child.unref();
         await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited, child.pid!);
-        const store = openStore(l.store);
+        const store = clusterStore(stateDir);
         printSummary(stateDir, await store.list<Pod>(POD), readClusterInfo(stateDir)!);
         await store.close();
         console.log(`\nThe cluster runs in the background (pid ${child.pid}, log ${l.runnerLog}); \`ambit down${stateDir === '/var/lib/ambit' ? '' : ' --state-dir ' + stateDir}\` removes it.`);
@@ -135,7 +160,7 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
   const level = logLevelFromEnv('runner', process.env);
   const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner', level) : createLogger('runner', level, layout(stateDir).runnerLog);
   if (!process.env.AMBIT_RUNNER_QUIET) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
-  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN, mesh: opts.mesh });
+  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN, mesh: opts.mesh, ...(opts.kubernetes ? { kubernetes: { bins: findBinaries(REPO_ROOT) } } : {}) });
   let stopping = false;
   const stop = async (purge: boolean) => {
     if (stopping) return;
@@ -191,12 +216,14 @@ export function clusterDnsCommand(): Command {
   return addStateDir(new Command('cluster-dns'))
     .description('(internal) the cluster DNS server of the local cluster')
     .option('--listen <addr:port>', 'address to serve on', '0.0.0.0:53')
-    .action(async (opts: { stateDir?: string; listen: string }) => {
+    .option('--kubeconfig <path>', 'read the cluster from this API server instead of the state directory')
+    .action(async (opts: { stateDir?: string; listen: string; kubeconfig?: string }) => {
       const i = opts.listen.lastIndexOf(':');
       const address = opts.listen.slice(0, i);
       const port = Number(opts.listen.slice(i + 1));
       const log = createLogger('cluster-dns', logLevelFromEnv('cluster-dns', process.env));
-      const dns = await runClusterDns({ storeDir: layout(stateDirOf(opts)).store, listen: { address, port }, records: { nameserver: address }, log });
+      const store = opts.kubeconfig ? openStore({ kube: true, kubeconfig: opts.kubeconfig }) : undefined;
+      const dns = await runClusterDns({ ...(store ? { store } : { storeDir: layout(stateDirOf(opts)).store }), listen: { address, port }, records: { nameserver: address }, log });
       log.info({ address: dns.address }, 'cluster DNS serving');
       const stop = () => void dns.close().then(() => process.exit(0));
       process.on('SIGTERM', stop);

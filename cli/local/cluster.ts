@@ -23,6 +23,11 @@ import { meshCredentialEnv } from './mesh-credentials.js';
 import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
 import { issueNodeCredential } from '../../lib/credentials/node-credential.js';
 import { installPlugin as installCniPlugin } from '../../lib/cni-plugin/install.js';
+import type { KubeStore } from '../../lib/store/kube.js';
+import type { KubeBinaries } from './kube/binaries.js';
+import { KubeControlPlane } from './kube/control-plane.js';
+import { PodBinder } from './kube/binder.js';
+import { apiserverEndpoints, confirmPodDeletion, markNodeReady } from './kube/objects.js';
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -35,6 +40,12 @@ export interface LocalClusterOptions {
    * `ambit-cni` chained after bridge + host-local. Default true.
    */
   mesh?: boolean;
+  /**
+   * Kubernetes mode (`ambit up --kubernetes`): the store is a real etcd + kube-apiserver +
+   * kube-controller-manager in the control-plane namespace, Ambit binds pods to nodes, and the
+   * mesh comes from the Helm charts instead of the runner (so `mesh` is ignored).
+   */
+  kubernetes?: { bins: KubeBinaries };
 }
 
 export interface ForwardSpec {
@@ -59,6 +70,7 @@ export async function cleanupStale(stateDir: string, log: Logger): Promise<void>
   await teardown(clusterPrefix(stateDir), { log, stateDir });
   rmSync(l.pods, { recursive: true, force: true });
   rmSync(l.cni, { recursive: true, force: true });
+  rmSync(path.join(l.root, 'kube'), { recursive: true, force: true });
   rmSync(l.cluster, { force: true });
 }
 
@@ -68,6 +80,9 @@ export class LocalCluster {
   store!: ClusterStore;
   net!: ClusterNetwork;
   private manager?: ControllerManager;
+  /** Kubernetes mode: the control plane and the binder standing in for kube-scheduler. */
+  kube?: KubeControlPlane;
+  private binder?: PodBinder;
   private kubelets: Kubelet[] = [];
   private proxies: ServiceProxy[] = [];
   private components: Component[] = [];
@@ -93,15 +108,38 @@ export class LocalCluster {
     mkdirSync(this.l.root, { recursive: true });
     this.writeInfo();
     this.net = await createCluster({ prefix: this.prefix, nodes: this.o.nodes, replace: true, log });
-    this.store = openStore(this.l.store);
+    if (this.o.kubernetes) {
+      this.kube = new KubeControlPlane({
+        bins: this.o.kubernetes.bins,
+        dir: path.join(this.l.root, 'kube'),
+        componentsDir: this.l.components,
+        netns: this.net.control.netns,
+        address: this.net.control.address,
+        log,
+        forward: async (port) => {
+          const pf = await this.forwardTo({ name: 'kube-apiserver', netns: this.net.control.netns, host: this.net.control.address, port });
+          return `${pf.address}:${pf.port}`;
+        },
+      });
+      await this.kube.start();
+      this.store = openStore({ kube: true, kubeconfig: this.kube.kubeconfig }, { logger: log.child({ component: 'store' }), fieldManager: 'ambit-node' });
+      log.info({ kubeconfig: this.kube.kubeconfig, server: this.kube.server }, 'Kubernetes control plane ready');
+    } else {
+      this.store = openStore(this.l.store);
+    }
     await this.seedObjects();
     this.startDns();
-    await this.startControlPlane();
-    this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
-    this.manager.start();
+    if (this.kube) {
+      // kube-controller-manager runs the controllers; Ambit only binds pods.
+      this.binder = new PodBinder(this.store as KubeStore, log.child({ component: 'binder' })).start();
+    } else {
+      await this.startControlPlane();
+      this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
+      this.manager.start();
+    }
     const binDir = this.installBin();
     for (const node of this.net.nodes) {
-      const plugins = this.o.mesh === false ? [] : await this.startMeshNode(node, binDir);
+      const plugins = this.o.mesh === false || this.kube ? [] : await this.startMeshNode(node, binDir);
       await this.startNode(node, plugins, binDir);
     }
     this.startServiceProxies();
@@ -165,6 +203,7 @@ export class LocalCluster {
         },
       };
       await s.apply(node);
+      if (this.kube) await markNodeReady(s as KubeStore, n.name);
     }
     const dns: Service = {
       ...SERVICE,
@@ -178,13 +217,15 @@ export class LocalCluster {
       subsets: [{ addresses: [{ ip: this.net.control.dnsAddress }], ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }] }],
     };
     await s.apply(ep);
+    // The apiserver's own Service has no endpoints with `--endpoint-reconciler-type=none`.
+    if (this.kube) await s.apply(apiserverEndpoints(this.net.control.address));
   }
 
   private startDns(): void {
     const c = new Component({
       name: 'cluster-dns',
       netns: this.net.control.netns,
-      argv: [process.execPath, this.o.ambitBin, 'cluster-dns', '--state-dir', this.l.root, '--listen', `${this.net.control.dnsAddress}:53`],
+      argv: [process.execPath, this.o.ambitBin, 'cluster-dns', '--state-dir', this.l.root, ...(this.kube ? ['--kubeconfig', this.kube.inClusterKubeconfig] : []), '--listen', `${this.net.control.dnsAddress}:53`],
       dir: this.l.components,
       log: this.o.log,
     });
@@ -230,13 +271,17 @@ export class LocalCluster {
       hostIP: node.address,
       store: this.store,
       log,
+      ...(this.kube ? { confirmDeletion: (pod: Pod) => confirmPodDeletion(this.store as KubeStore, pod) } : {}),
       networker: {
         setUp: async (pod: Pod): Promise<PodNetwork> => {
+          // A host-network pod shares its node's namespace and address, without CNI.
+          if (pod.spec.hostNetwork) return { netns: node.netns, netnsPath: node.netnsPath, ip: node.address };
           const pn = await createPodNetwork(cni, { namespace: pod.metadata.namespace, name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) });
           writePodEtc(pn.netns, pod, pn.ip);
           return { netns: pn.netns, netnsPath: pn.netnsPath, ip: pn.ip };
         },
         tearDown: async (pod: Pod): Promise<void> => {
+          if (pod.spec.hostNetwork) return;
           await deletePodNetwork(cni, { namespace: pod.metadata.namespace, name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) });
         },
       },
@@ -322,8 +367,10 @@ export class LocalCluster {
     this.svcInformer?.close();
     this.epInformer?.close();
     this.manager?.close();
+    this.binder?.close();
     await Promise.all(this.kubelets.map((k) => k.close()));
     await Promise.all(this.components.map((c) => c.stop()));
+    await this.kube?.stop();
     await teardown(this.prefix, { log, stateDir: this.o.stateDir }).catch((e: unknown) => log.error({ err: e }, 'teardown failed'));
     await this.store?.close();
     rmSync(this.l.cluster, { force: true });

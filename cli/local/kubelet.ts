@@ -47,6 +47,12 @@ export interface KubeletOptions {
   runtime: Runtime;
   log: Logger;
   retryBaseMs?: number;
+  /**
+   * Graceful deletion (the Kubernetes back end): a deleted pod keeps existing with a
+   * deletionTimestamp until its kubelet has stopped it and confirms, which this does (a delete
+   * with grace period 0). Without it a pod goes when the store deletes it.
+   */
+  confirmDeletion?: (pod: Pod) => Promise<void>;
 }
 
 export class Kubelet {
@@ -62,6 +68,7 @@ export class Kubelet {
       if (pod.spec?.nodeName !== this.o.node) return;
       const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid ?? ''}`;
       if (ev.type === 'DELETED') this.remove(key);
+      else if (pod.metadata.deletionTimestamp) this.remove(key, pod);
       else if (!this.pods.has(key)) this.add(key, pod);
       else this.pods.get(key)!.pod = pod;
     });
@@ -83,12 +90,29 @@ export class Kubelet {
     void this.enqueue(e, () => this.startPod(e));
   }
 
-  private remove(key: string): void {
+  /** `terminating`: the pod as it was marked for deletion, which this node confirms once stopped. */
+  private remove(key: string, terminating?: Pod): void {
     const e = this.pods.get(key);
-    if (!e) return;
+    if (!e) {
+      // Marked for deletion before it ever started here (or after a restart): nothing to stop.
+      if (terminating && this.o.confirmDeletion) void this.confirm(terminating);
+      return;
+    }
+    if (e.deleted) return;
     e.deleted = true;
     if (e.retry) clearTimeout(e.retry);
-    void this.enqueue(e, () => this.stopPod(e)).then(() => this.pods.delete(key));
+    void this.enqueue(e, async () => {
+      await this.stopPod(e);
+      if (terminating) await this.confirm(terminating);
+    }).then(() => this.pods.delete(key));
+  }
+
+  private async confirm(pod: Pod): Promise<void> {
+    try {
+      await this.o.confirmDeletion?.(pod);
+    } catch (err) {
+      this.o.log.warn({ err, pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, 'confirming the deletion failed');
+    }
   }
 
   private async patchStatus(e: Entry, status: PodStatus, extraMeta?: Record<string, unknown>): Promise<void> {

@@ -1,6 +1,7 @@
 // Pure: turns a container spec plus its pod context into the argv, environment and working
 // directory of the process, the way kubelet and a container runtime would.
 import type { ContainerSpec, PodContext, PodSpec } from './types.js';
+import { imageEntrypoint } from './images.js';
 
 export const REASON_NO_ENTRYPOINT = 'InvalidImageEntrypoint';
 export const REASON_CONFIG = 'CreateContainerConfigError';
@@ -118,19 +119,20 @@ export function resolveEnv(c: ContainerSpec, index: number, pod: PodSpec, ctx: P
  */
 export function planContainer(c: ContainerSpec, index: number, pod: PodSpec, ctx: PodContext, baseEnv: Record<string, string>): PlanResult {
   const who = `pod ${podRef(ctx)} container "${c.name}"`;
-  if (!c.command || c.command.length === 0) {
+  const command = c.command && c.command.length > 0 ? c.command : imageEntrypoint(c.image);
+  if (!command) {
     const image = c.image ? ` of image "${c.image}"` : '';
     return {
       ok: false,
       reason: REASON_NO_ENTRYPOINT,
-      message: `${who}: spec.containers[${index}].command is required: the local runtime runs programs from this machine and cannot use the entrypoint${image}`,
+      message: `${who}: spec.containers[${index}].command is required: the local runtime runs programs from this machine and knows only the entrypoint of the Ambit image, not that${image}`,
     };
   }
   const resolved = resolveEnv(c, index, pod, ctx);
   if (!resolved.ok) return { ok: false, reason: REASON_CONFIG, message: `${who}: ${resolved.message}` };
   const vars = resolved.env;
   const lookup = (n: string): string | undefined => (Object.hasOwn(vars, n) ? vars[n] : undefined);
-  const argv = [...c.command, ...(c.args ?? [])].map((a) => expand(a, lookup));
+  const argv = [...command, ...(c.args ?? [])].map((a) => expand(a, lookup));
   const env = { ...baseEnv, HOSTNAME: ctx.podName, ...vars };
   return { ok: true, plan: { argv, env, ...(c.workingDir ? { cwd: c.workingDir } : {}) } };
 }
