@@ -27,7 +27,7 @@ import { LocalPods } from '../../ztunnel/proxy/local-pods.js';
 import { PodProxy, type PodProxyOptions } from '../../ztunnel/proxy/pod-proxy.js';
 import type { PodNet } from '../../ztunnel/proxy/sockets.js';
 import { ProxyState } from '../../ztunnel/state/state.js';
-import { wl } from '../../ztunnel/state/testkit.js';
+import { authz, wl } from '../../ztunnel/state/testkit.js';
 import { median, type Row } from './table.js';
 
 /** The client pod (warm pool), the client pod whose pool forgets a connection 20 ms after its last stream, the server pod. */
@@ -49,7 +49,7 @@ interface Setup {
   sinkPort: number;
   creds: Record<string, Credentials>;
 }
-type ToChild = { type: 'start'; setup: Setup };
+type ToChild = { type: 'start'; setup: Setup } | { type: 'churn'; on: boolean };
 type ToParent = { type: 'ready'; ports: Record<string, number> };
 
 const { values: args } = parseArgs({ options: { role: { type: 'string' }, rounds: { type: 'string', default: '3' } } });
@@ -103,9 +103,13 @@ function podNet(ip: string): PodNet {
   };
 }
 
+/** This child's ztunnel state (for the policy churn). */
+let childState: ProxyState | undefined;
+
 async function ztunnel(role: 'zt-in' | 'zt-out' | 'zt-node', s: Setup): Promise<Record<string, number>> {
   const hbonePort = s.node?.hbonePort ?? s.hbonePort;
   const state = new ProxyState({ hbonePort });
+  childState = state;
   state.applyAddresses([
     wl('a', { ns: 'bench', ips: [A], sa: 'client' }),
     wl('a-cold', { ns: 'bench', ips: [A_COLD], sa: 'client' }),
@@ -142,8 +146,13 @@ async function ztunnel(role: 'zt-in' | 'zt-out' | 'zt-node', s: Setup): Promise<
 }
 
 function child(role: Role): void {
+  let stopChurn: (() => void) | undefined;
   process.on('message', (m: ToChild) => {
-    if (m.type !== 'start') return;
+    if (m.type === 'churn') {
+      stopChurn?.();
+      stopChurn = m.on && childState ? startChurn(childState) : undefined;
+      return;
+    }
     const ready = role === 'server' ? server() : ztunnel(role, m.setup);
     ready.then(
       (ports) => process.send!({ type: 'ready', ports } satisfies ToParent),
@@ -154,6 +163,31 @@ function child(role: Role): void {
     );
   });
   process.on('disconnect', () => process.exit(0));
+}
+
+/**
+ * A policy push on a loop: every CHURN_EVERY_MS the namespace's CHURN_POLICIES DENY policies (for
+ * principals that never connect, so traffic stays allowed) are replaced by new ones. Each push is
+ * decoded state, a revalidation of every live connection and the garbage of both, on the event
+ * loop that copies the bytes: the control work the data path competes with.
+ */
+const CHURN_POLICIES = 200;
+const CHURN_EVERY_MS = 100;
+function startChurn(state: ProxyState): () => void {
+  let gen = 0;
+  let names: string[] = [];
+  const timer = setInterval(() => {
+    gen++;
+    const ups = Array.from({ length: CHURN_POLICIES }, (_, i) =>
+      authz('bench', `churn-${gen}-${i}`, { action: 'DENY', rules: [[[{ principals: [{ matchType: { case: 'exact', value: `cluster.local/ns/other/sa/x${gen}-${i}` } }] }]]] }),
+    );
+    state.applyAuthorizations(ups, names);
+    names = ups.map((u) => u.name);
+  }, CHURN_EVERY_MS);
+  return () => {
+    clearInterval(timer);
+    state.applyAuthorizations([], names);
+  };
 }
 
 // ---- the client (this process) -------------------------------------------------------------------
@@ -289,11 +323,19 @@ async function main(): Promise<void> {
     const mesh: Sample = {};
     const sameHbone: Sample = {};
     const sameHandoff: Sample = {};
+    const churn: Sample = {};
     for (let i = 0; i < rounds; i++) {
       await measure(B, { echo: setup.echoPort, sink: setup.sinkPort }, direct);
       await measure(A, { echo: zout.ports.warm!, sink: zout.ports.warm!, cold: zout.ports.cold! }, mesh);
       await measure(A, { echo: nodeHbone.ports.warm!, sink: nodeHbone.ports.warm! }, sameHbone);
       await measure(A, { echo: nodeHandoff.ports.warm!, sink: nodeHandoff.ports.warm! }, sameHandoff);
+      // The same ping-pong through the two ztunnels while the destination's receives policy pushes.
+      zin.proc.send({ type: 'churn', on: true } satisfies ToChild);
+      await new Promise((r) => setTimeout(r, 300));
+      const churned = await pingPong(A, zout.ports.warm!, 3000);
+      zin.proc.send({ type: 'churn', on: false } satisfies ToChild);
+      push(churn, 'pp50', percentile(churned, 50));
+      push(churn, 'pp99', percentile(churned, 99));
     }
     const m = (s: Sample, k: string): number => median(s[k] ?? []);
     const sc = 'loopback, 4 processes';
@@ -305,6 +347,7 @@ async function main(): Promise<void> {
       { scenario: sc, metric: '… pool cold (a new HBONE connection each; 1 / median connection time)', baseline: m(direct, 'cps'), ztunnel: `${m(mesh, 'coldCps').toFixed(0)} (${m(mesh, 'cold50').toFixed(2)} ms each)` },
       { scenario: sc, metric: 'first-byte latency of a new connection, warm pool: p50 / p99 (ms)', baseline: `${m(direct, 'fb50').toFixed(3)} / ${m(direct, 'fb99').toFixed(3)}`, ztunnel: `${m(mesh, 'fb50').toFixed(3)} / ${m(mesh, 'fb99').toFixed(3)}` },
     ];
+    rows.push({ scenario: sc, metric: `1 KiB ping-pong under policy pushes at ztunnel-in (${CHURN_POLICIES} policies replaced every ${CHURN_EVERY_MS} ms): p50 / p99 (ms)`, baseline: `${m(mesh, 'pp50').toFixed(3)} / ${m(mesh, 'pp99').toFixed(3)} (no pushes)`, ztunnel: `${m(churn, 'pp50').toFixed(3)} / ${m(churn, 'pp99').toFixed(3)}` });
     const pp = (x: Sample): string => `${m(x, 'pp50').toFixed(3)} / ${m(x, 'pp99').toFixed(3)}`;
     const added = (x: Sample): string => `${(m(x, 'pp50') - m(direct, 'pp50')).toFixed(3)} / ${(m(x, 'pp99') - m(direct, 'pp99')).toFixed(3)}`;
     for (const [label, x] of [['same node (one ztunnel, 3 processes), HBONE', sameHbone], ['same node, in-process handoff', sameHandoff]] as const) {
@@ -314,7 +357,7 @@ async function main(): Promise<void> {
         { scenario: label, metric: 'new connections per second, sequential, 1 KiB each; first byte p50 (ms)', baseline: `${m(direct, 'cps').toFixed(0)}; ${m(direct, 'fb50').toFixed(3)}`, ztunnel: `${m(x, 'cps').toFixed(0)} (${(m(x, 'cps') / m(direct, 'cps')).toFixed(2)}×); ${m(x, 'fb50').toFixed(3)}` },
       );
     }
-    console.log(JSON.stringify({ rounds, rows, samples: { direct, mesh, sameHbone, sameHandoff } }));
+    console.log(JSON.stringify({ rounds, rows, samples: { direct, mesh, sameHbone, sameHandoff, churn } }));
   } finally {
     for (const c of children) c.kill();
   }

@@ -2,7 +2,8 @@
 // - the local cluster's own cost (ambit up);
 // - the data path, no mesh (namespace `bench`) vs through two ztunnels (namespace `bench-mesh`,
 //   ambient), pod to pod across nodes, rounds interleaved so that both columns see the same
-//   machine load; then node-1's ztunnel RSS with 20 more idle pods enrolled (bench-idle-pods.yaml);
+//   machine load; before them, node-1's ztunnel RSS with 20 more idle pods enrolled
+//   (bench-idle-pods.yaml) and the memory of idle connections on fresh ztunnels;
 //   issue 9's targets next to the figures;
 // - the waypoint: 1 KiB HTTP through the Service direct vs ztunnel only vs ztunnel + waypoint
 //   (test/bench/waypoint.ts), rounds interleaved as well;
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
   const mesh: Sample = {};
   let idle = { pods: NaN, rssMb: NaN };
   const wp: Samples = {};
+  const fresh: Sample = {};
   try {
     const t0 = performance.now();
     await c.up(2, [path.join(ROOT, 'test', 'fixtures', 'bench-app.yaml')]);
@@ -160,11 +162,16 @@ async function main(): Promise<void> {
     };
     const plain = await side('bench');
     const ambient = await side('bench-mesh');
-    for (let i = 0; i < (process.env.BENCH_SKIP_PODS ? 0 : ROUNDS); i++) {
-      await measure(c, plain, base, false);
-      await measure(c, ambient, mesh, true);
+    if (!process.env.BENCH_SKIP_PODS) {
+      // Idle cost first, before any load has grown the ztunnels' heaps (after it, a collection of
+      // the load's garbage during the hold can outweigh what 1,000 connections add).
+      idle = await rssWithIdlePods(c);
+      await idleConnections(c, ambient, fresh, true);
+      for (let i = 0; i < ROUNDS; i++) {
+        await measure(c, plain, base, false);
+        await measure(c, ambient, mesh, true);
+      }
     }
-    if (!process.env.BENCH_SKIP_PODS) idle = await rssWithIdlePods(c);
     if (!process.env.BENCH_SKIP_WAYPOINT) {
       const w = await setUpWaypointBench(c);
       for (let i = 0; i < ROUNDS; i++) await measureWaypointRound(c, w, wp);
@@ -185,9 +192,9 @@ async function main(): Promise<void> {
     rows.push({ scenario: sc, metric: '… errors at 1,000 req/s', baseline: m(base, 'ferr'), ztunnel: m(mesh, 'ferr') });
     rows.push({ scenario: sc, metric: 'TCP echo of 4 MiB messages, one connection (Gb/s each way; target ≥ 0.3×)', baseline: m(base, 'gbps'), ztunnel: `${m(mesh, 'gbps').toFixed(2)} (${ratio(m(base, 'gbps'), m(mesh, 'gbps'))})` });
     rows.push({ scenario: sc, metric: 'ztunnel CPU seconds per 1,000 requests (the busier of the two, closed loop; target ≤ 0.06)', ztunnel: m(mesh, 'cpuPer1k').toFixed(3) });
-    rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections; target ≤ 8)', ztunnel: m(mesh, 'perConnKiB') });
-    rows.push({ scenario: sc, metric: 'ztunnel RSS at rest after the load runs (MB, the smaller of the two; 2–3 enrolled pods per node)', ztunnel: m(mesh, 'idleRss') });
-    rows.push({ scenario: sc, metric: `node-1's ztunnel RSS with ${idle.pods} enrolled pods, idle, after the load runs (MB; target ≤ 60 with 20)`, ztunnel: idle.rssMb });
+    rows.push({ scenario: sc, metric: 'ztunnel memory per idle proxied connection (KiB, both ztunnels, 1,000 connections; target ≤ 8): before the load / after each round', ztunnel: `${m(fresh, 'perConnKiB').toFixed(2)} / ${m(mesh, 'perConnKiB').toFixed(2)}` });
+    rows.push({ scenario: sc, metric: 'ztunnel RSS at rest (MB, the smaller of the two: node-2, 2 enrolled pods): before the load / after the load runs', ztunnel: `${m(fresh, 'idleRss').toFixed(0)} / ${m(mesh, 'idleRss').toFixed(0)}` });
+    rows.push({ scenario: sc, metric: `node-1's ztunnel RSS with ${idle.pods} enrolled pods, idle, before the load (MB; target ≤ 60 with 20)`, ztunnel: idle.rssMb });
   }
   if (!process.env.BENCH_SKIP_WAYPOINT) rows.push(...waypointRows(wp));
   // One tunnel in one process (TCP, TLS, HBONE, HBONE over node:http2), then upstream ztunnel's own
@@ -198,7 +205,7 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh, waypoint: wp }, idle, control }, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify({ rounds: ROUNDS, rows, samples: { baseline: base, ztunnel: mesh, fresh, waypoint: wp }, idle, control }, null, 2) + '\n');
   console.log(markdownTable(rows));
   console.log(`\n(medians of ${ROUNDS} interleaved rounds; ratios are ztunnel / baseline)\n`);
   if (control) console.log(control.slice(control.lastIndexOf('| control plane')));
