@@ -6,6 +6,7 @@ import t from 'tap';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
 import { httpGet, startCluster, TestClient, waitFor, type Cluster, type Response } from './testkit/control.js';
+import { promtoolCheck } from './testkit/promtool.js';
 
 const NS = 'demo';
 const uid = (name: string): string => `Kubernetes//Pod/${NS}/${name}`;
@@ -153,7 +154,7 @@ t.test('xDS without a valid credential is refused with UNAUTHENTICATED', async (
     c.client.close();
   }
   const refused = await httpGet(cluster.plane.addresses.monitoring, '/metrics');
-  t.match(refused.body, /ambit_xds_unauthenticated_streams\{reason="CREDENTIAL_MISSING"\} [1-9]/);
+  t.match(refused.body, /ambit_xds_unauthenticated_streams_total\{reason="CREDENTIAL_MISSING"\} [1-9]/);
 });
 
 t.test('policy status is written back', async (t) => {
@@ -193,6 +194,9 @@ t.test('metrics, debug model and readiness are served', async (t) => {
   const metrics = await httpGet(cluster.plane.addresses.monitoring, '/metrics');
   t.equal(metrics.status, 200);
   for (const m of ['pilot_xds_pushes{type="wds"}', 'pilot_xds ', 'pilot_proxy_convergence_time_bucket', 'citadel_server_csr_count', 'ambit_model_rebuild_seconds_count']) t.ok(metrics.body.includes(m), m);
+  const lint = await promtoolCheck(metrics.body);
+  t.same(lint.problems, [], "the control plane's exposition passes promtool check metrics (but for Istio's own names)");
+  t.ok(lint.excused.length > 0 && lint.excused.every((l) => /^(pilot|citadel)_/.test(l)), 'only istiod-named counters are excused');
   const model = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, `/debug/model?namespace=${NS}`)).body) as { workloads: Array<{ uid: string; addresses: string[] }>; policyStatus: unknown[]; problems: unknown[] };
   t.ok(model.workloads.some((w) => w.uid === uid('web-1') && w.addresses[0] === '10.244.1.11'), 'readable workloads');
   t.ok(model.policyStatus.length >= 2);
