@@ -127,9 +127,23 @@ t.test('a NACK keeps the last good state; the server logs it', async (t) => {
   await waitFor(() => nacks.length > 0, 'the client to NACK');
   t.same(c.names(), good, 'the rejected response changed nothing');
   await waitFor(() => cluster.log.find('xDS client rejected a response (NACK)').some((l) => (l.resources as string[]).includes(uid('poison'))), 'the NACK in the server log, naming the resource');
+  type TypeRow = { typeUrl: string; state: string; sentVersion?: string; ackedVersion?: string; nackedVersion?: string; acks: number; nacks: number; lastNack?: string };
+  const addressType = async (): Promise<TypeRow | undefined> => {
+    const conns = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, '/debug/connections')).body) as Array<{ nodeId: string; types: TypeRow[] }>;
+    return conns.find((x) => x.nodeId === 'ztunnel-nack')?.types.find((ty) => ty.typeUrl === TYPE_ADDRESS);
+  };
+  const nacked = await addressType();
+  t.equal(nacked?.state, 'NACKED', '/debug/connections: the address type is NACKED on that stream');
+  t.equal(nacked?.nackedVersion, nacked?.sentVersion, 'the NACKed version is the one last sent');
+  t.not(nacked?.ackedVersion, nacked?.nackedVersion, 'the ACKed version is an older one');
+  t.ok(nacked && nacked.acks >= 1 && nacked.nacks === 1, 'ACKs and NACKs counted');
+  t.match(nacked?.lastNack, /./, 'the NACK message');
   // Later changes still flow.
   await cluster.store.apply(pod('web-4', '10.244.1.14'));
   await waitFor(() => c.addresses.has(uid('web-4')), 'the next change after a NACK');
+  await waitFor(async () => (await addressType())?.state === 'SYNCED', 'the stream to be SYNCED again after the next ACK');
+  const synced = await addressType();
+  t.equal(synced?.ackedVersion, synced?.sentVersion, 'SYNCED: the last version sent is ACKed');
   t.notOk(c.addresses.has(uid('poison')));
   await cluster.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'poison' });
   await cluster.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'web-4' });
