@@ -7,6 +7,7 @@ import { cniAgentCommand } from '../cni/main.js';
 import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js';
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
 import { execCommand, logsCommand } from './commands/pods.js';
+import { analyzeCommand } from './commands/analyze.js';
 import { addWaypointCommands } from './commands/waypoint.js';
 
 export function buildProgram(): Command {
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
   program.showHelpAfterError();
   // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
   const waypoint = addWaypointCommands(waypointCommand());
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

@@ -1,5 +1,6 @@
 // The node agent's Prometheus metrics. One registry per agent so that tests can run several.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../lib/telemetry/process-metrics.js';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -19,7 +20,7 @@ export class AgentMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     this.enrolled = new Gauge({ name: 'ambit_cni_enrolled_pods', help: 'Pods of this node in ambient, by redirection state (pending: waiting for ztunnel)', labelNames: ['state'], registers });
     this.failures = new Counter({ name: 'ambit_cni_enrol_failures_total', help: 'Failed enrolments and unenrolments, by reason', labelNames: ['operation', 'reason'], registers });
     this.ruleSeconds = new Histogram({ name: 'ambit_cni_rule_apply_seconds', help: 'Time to apply or remove the in-pod redirection', labelNames: ['operation'], buckets: SECONDS, registers });

@@ -1,6 +1,7 @@
 // The control plane's Prometheus metrics, with istiod's names where it has them (pilot_* for
 // discovery, citadel_* for the CA). One registry per control plane, so tests can run several.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../lib/telemetry/process-metrics.js';
 import type { XdsServerEvents } from '../../lib/xds/server.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../../lib/xds/types.js';
 import type { CreateCertificateResult } from '../ca/service.js';
@@ -31,7 +32,7 @@ export class ControlMetrics {
 
   constructor(connectedClients: () => number, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     this.pushes = new Counter({ name: 'pilot_xds_pushes', help: 'xDS responses sent, by type', labelNames: ['type'], registers });
     this.convergence = new Histogram({
       name: 'pilot_proxy_convergence_time',
@@ -43,7 +44,7 @@ export class ControlMetrics {
     this.rejects = new Counter({ name: 'pilot_total_xds_rejects', help: 'xDS responses rejected (NACK) by clients, by type', labelNames: ['type'], registers });
     new Gauge({ name: 'pilot_xds', help: 'Connected xDS clients', registers, collect() { this.set(connectedClients()); } });
     this.modelBuild = new Histogram({ name: 'ambit_model_rebuild_seconds', help: 'Time to rebuild and encode the model after changes; scope=full when the context was rebuilt', labelNames: ['scope'], buckets: SECONDS, registers });
-    this.xdsRefused = new Counter({ name: 'ambit_xds_unauthenticated_streams', help: 'xDS streams refused for a missing or invalid credential, by reason', labelNames: ['reason'], registers });
+    this.xdsRefused = new Counter({ name: 'ambit_xds_unauthenticated_streams_total', help: 'xDS streams refused for a missing or invalid credential, by reason', labelNames: ['reason'], registers });
     this.csrCount = new Counter({ name: 'citadel_server_csr_count', help: 'Certificate signing requests received', registers });
     this.issued = new Counter({ name: 'citadel_server_success_cert_issuance_count', help: 'Certificates issued', registers });
     this.authFailures = new Counter({ name: 'citadel_server_authentication_failure_count', help: 'Certificate requests whose caller could not be authenticated', registers });

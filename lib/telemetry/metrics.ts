@@ -1,7 +1,8 @@
 // Istio's standard TCP metrics (istio_tcp_*, with Istio's label names), shared by ztunnel and
 // the waypoint: the names, the label set, and pure label building from what a proxy knows about
 // each end of a connection. Missing values are "unknown", as Istio reports them.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.js';
 
 export const UNKNOWN = 'unknown';
 
@@ -163,6 +164,6 @@ export function createMetricsRegistry(o: RegistryOptions): Registry {
   const registry = new Registry();
   const build = new Gauge({ name: 'istio_build', help: 'Build of the running component', labelNames: ['component', 'tag'], registers: [registry] });
   build.set({ component: o.component, tag: o.tag ?? '0.1.0' }, 1);
-  if (o.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (o.processMetrics ?? true) collectProcessMetrics(registry);
   return registry;
 }

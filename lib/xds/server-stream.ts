@@ -75,6 +75,22 @@ export interface TypeSummary {
   inflightNonce: string | undefined;
   lastAckAt: number | undefined;
   lastNack: string | undefined;
+  /** SYNCED: the last response was ACKed; STALE: one is sent and not answered yet; NACKED: the client rejected the last one it answered. */
+  state: SyncState;
+  /** system_version_info of the last response sent, ACKed and NACKed on this stream. */
+  sentVersion: string | undefined;
+  ackedVersion: string | undefined;
+  nackedVersion: string | undefined;
+  acks: number;
+  nacks: number;
+}
+
+export type SyncState = 'SYNCED' | 'STALE' | 'NACKED';
+
+/** The sync state of one type on one stream, from what was last sent and answered. */
+export function syncState(inflight: boolean, lastAnswer: 'ack' | 'nack' | undefined): SyncState {
+  if (inflight) return 'STALE';
+  return lastAnswer === 'nack' ? 'NACKED' : 'SYNCED';
 }
 
 interface TypeState {
@@ -84,9 +100,15 @@ interface TypeState {
   forced: Set<string>;
   pending: ChangeSet | undefined;
   changedAt: number | undefined;
-  inflight: { nonce: string; sentAt: number; names: string[] } | undefined;
+  inflight: { nonce: string; sentAt: number; names: string[]; version: string } | undefined;
   lastAckAt: number | undefined;
   lastNack: string | undefined;
+  lastAnswer: 'ack' | 'nack' | undefined;
+  sentVersion: string | undefined;
+  ackedVersion: string | undefined;
+  nackedVersion: string | undefined;
+  acks: number;
+  nacks: number;
 }
 
 /** Responses are written as pre-encoded DeltaDiscoveryResponse bytes (see encode.ts). */
@@ -146,6 +168,12 @@ export class DeltaStream {
       inflightNonce: st.inflight?.nonce,
       lastAckAt: st.lastAckAt,
       lastNack: st.lastNack,
+      state: syncState(st.inflight !== undefined, st.lastAnswer),
+      sentVersion: st.sentVersion,
+      ackedVersion: st.ackedVersion,
+      nackedVersion: st.nackedVersion,
+      acks: st.acks,
+      nacks: st.nacks,
     }));
   }
 
@@ -181,6 +209,7 @@ export class DeltaStream {
     const st: TypeState = {
       typeUrl: req.typeUrl, source, sub, forced, pending: 'all', changedAt: undefined,
       inflight: undefined, lastAckAt: undefined, lastNack: undefined,
+      lastAnswer: undefined, sentVersion: undefined, ackedVersion: undefined, nackedVersion: undefined, acks: 0, nacks: 0,
     };
     this.#types.set(req.typeUrl, st);
     this.#push(st, true);
@@ -200,6 +229,9 @@ export class DeltaStream {
       // its last good state, and the next change of those resources is sent as usual.
       const message = req.errorDetail.message;
       st.lastNack = message;
+      st.lastAnswer = 'nack';
+      st.nackedVersion = inflight.version;
+      st.nacks++;
       this.ctx.logger.warn({
         stream: this.info.id, node: this.info.node?.id, typeUrl: st.typeUrl, nonce: inflight.nonce,
         resources: inflight.names.slice(0, MAX_LOGGED_NAMES), resourceCount: inflight.names.length, error: message,
@@ -207,6 +239,9 @@ export class DeltaStream {
       this.ctx.events.nacked?.(this.info, { ...base, message, names: inflight.names });
     } else {
       st.lastAckAt = now;
+      st.lastAnswer = 'ack';
+      st.ackedVersion = inflight.version;
+      st.acks++;
       this.ctx.events.acked?.(this.info, base);
     }
   }
@@ -227,16 +262,18 @@ export class DeltaStream {
     if (!initial && delta.upserts.length === 0 && delta.removals.length === 0) return;
     commitDelta(st.sub, delta);
     const nonce = `${this.info.id}.${++this.#nonce}`;
+    const version = this.ctx.systemVersion(st.typeUrl);
     const response = encodeDeltaResponse(
       {
-        typeUrl: st.typeUrl, nonce, systemVersionInfo: this.ctx.systemVersion(st.typeUrl),
+        typeUrl: st.typeUrl, nonce, systemVersionInfo: version,
         removedResources: delta.removals, controlPlaneId: this.ctx.controlPlaneId,
       },
       delta.upserts.map(([name, r]) => resourceChunk(st.typeUrl, name, r)),
     );
     const now = Date.now();
     const upserted = delta.upserts.map(([n]) => n);
-    st.inflight = { nonce, sentAt: now, names: [...upserted, ...delta.removals] };
+    st.inflight = { nonce, sentAt: now, names: [...upserted, ...delta.removals], version };
+    st.sentVersion = version;
     this.call.write(response);
     this.ctx.events.pushed?.(this.info, {
       typeUrl: st.typeUrl, nonce, upserts: upserted.length, removals: delta.removals.length,
@@ -251,11 +288,13 @@ export class DeltaStream {
     st.changedAt = undefined;
     st.sub.sent = new Map(full.versions);
     const nonce = `${this.info.id}.${++this.#nonce}`;
+    const version = this.ctx.systemVersion(st.typeUrl);
     const response = encodeDeltaResponse(
-      { typeUrl: st.typeUrl, nonce, systemVersionInfo: this.ctx.systemVersion(st.typeUrl), removedResources: [], controlPlaneId: this.ctx.controlPlaneId },
+      { typeUrl: st.typeUrl, nonce, systemVersionInfo: version, removedResources: [], controlPlaneId: this.ctx.controlPlaneId },
       [full.body],
     );
-    st.inflight = { nonce, sentAt: Date.now(), names: full.names };
+    st.inflight = { nonce, sentAt: Date.now(), names: full.names, version };
+    st.sentVersion = version;
     this.call.write(response);
     this.ctx.events.pushed?.(this.info, {
       typeUrl: st.typeUrl, nonce, upserts: full.names.length, removals: 0, upserted: full.names, removed: [], initial: true, sinceChangeMs: undefined,

@@ -9,7 +9,7 @@ import { encodeFullSnapshot, type FullSnapshot } from './encode.js';
 import { DeltaStream, type DeltaCall, type StreamContext, type TypeSummary, type XdsServerEvents } from './server-stream.js';
 import type { DebounceOptions, ResourceSource } from './types.js';
 
-export type { AckInfo, NackInfo, PushInfo, StreamInfo, TypeSummary, XdsServerEvents } from './server-stream.js';
+export type { AckInfo, NackInfo, PushInfo, StreamInfo, SyncState, TypeSummary, XdsServerEvents } from './server-stream.js';
 
 export interface XdsServerOptions {
   /** One source per type URL. */

@@ -6,6 +6,7 @@ import t from 'tap';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
 import { httpGet, startCluster, TestClient, waitFor, type Cluster, type Response } from './testkit/control.js';
+import { promtoolCheck } from './testkit/promtool.js';
 
 const NS = 'demo';
 const uid = (name: string): string => `Kubernetes//Pod/${NS}/${name}`;
@@ -126,9 +127,23 @@ t.test('a NACK keeps the last good state; the server logs it', async (t) => {
   await waitFor(() => nacks.length > 0, 'the client to NACK');
   t.same(c.names(), good, 'the rejected response changed nothing');
   await waitFor(() => cluster.log.find('xDS client rejected a response (NACK)').some((l) => (l.resources as string[]).includes(uid('poison'))), 'the NACK in the server log, naming the resource');
+  type TypeRow = { typeUrl: string; state: string; sentVersion?: string; ackedVersion?: string; nackedVersion?: string; acks: number; nacks: number; lastNack?: string };
+  const addressType = async (): Promise<TypeRow | undefined> => {
+    const conns = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, '/debug/connections')).body) as Array<{ nodeId: string; types: TypeRow[] }>;
+    return conns.find((x) => x.nodeId === 'ztunnel-nack')?.types.find((ty) => ty.typeUrl === TYPE_ADDRESS);
+  };
+  const nacked = await addressType();
+  t.equal(nacked?.state, 'NACKED', '/debug/connections: the address type is NACKED on that stream');
+  t.equal(nacked?.nackedVersion, nacked?.sentVersion, 'the NACKed version is the one last sent');
+  t.not(nacked?.ackedVersion, nacked?.nackedVersion, 'the ACKed version is an older one');
+  t.ok(nacked && nacked.acks >= 1 && nacked.nacks === 1, 'ACKs and NACKs counted');
+  t.match(nacked?.lastNack, /./, 'the NACK message');
   // Later changes still flow.
   await cluster.store.apply(pod('web-4', '10.244.1.14'));
   await waitFor(() => c.addresses.has(uid('web-4')), 'the next change after a NACK');
+  await waitFor(async () => (await addressType())?.state === 'SYNCED', 'the stream to be SYNCED again after the next ACK');
+  const synced = await addressType();
+  t.equal(synced?.ackedVersion, synced?.sentVersion, 'SYNCED: the last version sent is ACKed');
   t.notOk(c.addresses.has(uid('poison')));
   await cluster.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'poison' });
   await cluster.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace: NS, name: 'web-4' });
@@ -153,7 +168,7 @@ t.test('xDS without a valid credential is refused with UNAUTHENTICATED', async (
     c.client.close();
   }
   const refused = await httpGet(cluster.plane.addresses.monitoring, '/metrics');
-  t.match(refused.body, /ambit_xds_unauthenticated_streams\{reason="CREDENTIAL_MISSING"\} [1-9]/);
+  t.match(refused.body, /ambit_xds_unauthenticated_streams_total\{reason="CREDENTIAL_MISSING"\} [1-9]/);
 });
 
 t.test('policy status is written back', async (t) => {
@@ -193,6 +208,9 @@ t.test('metrics, debug model and readiness are served', async (t) => {
   const metrics = await httpGet(cluster.plane.addresses.monitoring, '/metrics');
   t.equal(metrics.status, 200);
   for (const m of ['pilot_xds_pushes{type="wds"}', 'pilot_xds ', 'pilot_proxy_convergence_time_bucket', 'citadel_server_csr_count', 'ambit_model_rebuild_seconds_count']) t.ok(metrics.body.includes(m), m);
+  const lint = await promtoolCheck(metrics.body);
+  t.same(lint.problems, [], "the control plane's exposition passes promtool check metrics (but for Istio's own names)");
+  t.ok(lint.excused.length > 0 && lint.excused.every((l) => /^(pilot|citadel)_/.test(l)), 'only istiod-named counters are excused');
   const model = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, `/debug/model?namespace=${NS}`)).body) as { workloads: Array<{ uid: string; addresses: string[] }>; policyStatus: unknown[]; problems: unknown[] };
   t.ok(model.workloads.some((w) => w.uid === uid('web-1') && w.addresses[0] === '10.244.1.11'), 'readable workloads');
   t.ok(model.policyStatus.length >= 2);

@@ -16,6 +16,7 @@ import { startWaypoint } from '../../waypoint/app.js';
 import { resolveConfig } from '../../waypoint/config.js';
 import { FakeControlPlane, HbonePool, issue, loopbackIps, metricSum, serviceResource, startClientTunnel, startEchoPod, testCaClient, workloadResource } from './testkit/waypoint.js';
 import { seededRandom } from '../../lib/sys/testkit.js';
+import { promtoolCheck } from './testkit/promtool.js';
 
 const NS = 'app';
 const HOST = `echo.${NS}.svc.cluster.local`;
@@ -275,6 +276,7 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
     t.equal(count({ request_protocol: 'grpc', grpc_response_status: '14', response_code: '200' }), 3);
     t.ok(metricSum(text, 'istio_request_duration_milliseconds_count', { ...base, response_flags: 'DI' }) === 1);
     t.ok(metricSum(text, 'istio_response_bytes_sum', base) > 0);
+    t.same((await promtoolCheck(text)).problems, [], "the waypoint's exposition passes promtool check metrics (but for Istio's istio_request_duration_milliseconds)");
     const dump = (await (await fetch(`http://${wp.addresses.admin}/config_dump`)).json()) as { routeConfigs: unknown[]; certificates: Array<{ identity: string; state: string }> };
     t.equal(dump.routeConfigs.length, 1);
     t.same(dump.certificates.map((c) => [c.identity, c.state]), [['spiffe://cluster.local/ns/app/sa/waypoint', 'available']]);

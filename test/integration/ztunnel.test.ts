@@ -26,6 +26,7 @@ import type { AddressUpsert, AuthorizationUpsert } from '../../ztunnel/state/sta
 import { authz, key, svc, wl } from '../../ztunnel/state/testkit.js';
 import { bulkRate, connectionRate, requestRate } from './testkit/ztunnel-bench.js';
 import { buildNetwork, fetchText, InProcessCa, LogCapture, metricValue, redirectPod, requireRoot, Session, startApp, talk, waitFor, type PodNs } from './testkit/ztunnel.js';
+import { promtoolCheck } from './testkit/promtool.js';
 
 requireRoot('test/integration/ztunnel.test');
 
@@ -119,6 +120,11 @@ t.test('ztunnel in pod namespaces', async (t) => {
     t.ok(metricValue(text, 'istio_tcp_connections_opened_total', labels) >= 1, "B's ztunnel names A's SPIFFE identity, mutual_tls");
     t.ok(metricValue(text, 'istio_tcp_received_bytes_total', labels) >= 'hello through the mesh\n'.length, 'bytes received counted');
     t.ok(metricValue(await metricsOf(zt1), 'istio_tcp_connections_opened_total', { reporter: 'source', source_principal: FRONTEND, destination_workload: 'b1', connection_security_policy: 'mutual_tls' }) >= 1, "A's ztunnel reports as source");
+    for (const [name, exposition] of [['destination', text], ['source', await metricsOf(zt1)]] as const) {
+      const lint = await promtoolCheck(exposition);
+      t.same(lint.problems, [], `the ${name} ztunnel's exposition passes promtool check metrics (but for ztunnel's own workload_manager_* names)`);
+      t.ok(lint.excused.every((l) => l.startsWith('workload_manager_')), 'only ztunnel-named gauges are excused');
+    }
     const line = logs.find('connection complete', { direction: 'inbound', 'src.identity': FRONTEND, 'dst.workload': 'b1' })[0];
     t.ok(line, 'an access-log line names the peer identity');
     t.match(line, { 'src.addr': new RegExp(`^${a.ip}:`), 'dst.addr': `${b1.ip}:8080`, 'dst.hbone_addr': `${b1.ip}:8080`, duration: /ms$/ });
