@@ -51,7 +51,7 @@ t.test('waypoint traffic management, as the user applies it', async (t) => {
   const pods = async (...selector: string[]) => (await c.json<List<Pod>>('get', 'pods', '-n', NS, ...selector)).items;
   await eventually('all pods ready', async () => {
     const ps = await pods();
-    return ps.length === 3 && ps.every((p) => p.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True');
+    return ps.length === 6 && ps.every((p) => p.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True');
   }, 120_000);
   const clientRef = `${NS}/${(await pods('-l', 'app=client'))[0]!.metadata.name}`;
   const serverRef = `${NS}/${(await pods('-l', 'app=server'))[0]!.metadata.name}`;
@@ -239,6 +239,72 @@ spec:
     t.equal(refused['x-ratelimit-remaining'], '0', 'x-ratelimit-remaining');
     t.match(refused['x-ratelimit-reset'], /^\d+$/, 'x-ratelimit-reset');
     t.ok((await counted({ destination_service_name: 'limited', response_code: '429' })) >= limited, 'the waypoint counts the 429s');
+  });
+
+  await t.test('VirtualService retries (attempts 3, retryOn 5xx) hide a backend failing 1 request in 3', async (t) => {
+    const host = `flaky.${NS}.svc.cluster.local`;
+    // Istio's default retry policy retries no status code, so without the VirtualService the
+    // failures reach the caller.
+    const bare = await load('http://flaky/', '-n', '300', '-c', '2');
+    const failed = bare.errors['status:500'] ?? 0;
+    t.ok(failed >= 90 && failed <= 110, `without retries a third fail with 500 (${failed} of 300; ok ${bare.ok})`);
+    t.equal(failed + bare.ok, 300, `nothing else went wrong: ${JSON.stringify(bare.errors)}`);
+    t.ok((await counted({ destination_service_name: 'flaky', response_code: '500' })) >= failed, 'the waypoint counts the 500s');
+    await applyAndWait(
+      'the retry route in force',
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: flaky, namespace: ${NS} }
+spec:
+  hosts: [${host}]
+  http:
+    - retries: { attempts: 3, retryOn: 5xx }
+      route: [{ destination: { host: ${host} } }]
+`,
+      async () => (await load('http://flaky/', '-n', '30')).ok === 30,
+    );
+    const ok200 = await counted({ destination_service_name: 'flaky', response_code: '200' });
+    const err500 = await counted({ destination_service_name: 'flaky', response_code: '500' });
+    const healed = await load('http://flaky/', '-n', '300', '-c', '2');
+    t.ok(healed.ok >= 297, `with retries ≥ 99% succeed (${healed.ok} of 300: ${JSON.stringify(healed.errors)})`);
+    t.equal((await counted({ destination_service_name: 'flaky', response_code: '200' })) - ok200, healed.ok, 'the waypoint answered each with 200');
+    t.equal((await counted({ destination_service_name: 'flaky', response_code: '500' })) - err500, healed.requests - healed.ok, 'and let no 500 through');
+  });
+
+  await t.test('DestinationRule outlierDetection ejects the failing pod of outlier, and it comes back after the ejection time', async (t) => {
+    const host = `outlier.${NS}.svc.cluster.local`;
+    const bad = { destination_service_name: 'outlier', destination_workload: 'outlier-bad' };
+    const before = await load('http://outlier/', '-n', '60');
+    t.ok((before.errors['status:500'] ?? 0) >= 10, `without outlier detection the bad pod gets its share: ${JSON.stringify(before.errors)} (ok ${before.ok})`);
+    t.equal(before.versions.good ?? 0, before.ok, 'every success is the good pod');
+    t.ok((await counted({ ...bad, response_code: '500' })) >= (before.errors['status:500'] ?? 0), 'the waypoint counts the bad pod\'s 500s by its workload');
+    const baseEjectionMs = 8_000;
+    await applyAndWait(
+      'the bad pod ejected',
+      `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: outlier, namespace: ${NS} }
+spec:
+  host: ${host}
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: ${baseEjectionMs / 1000}s, maxEjectionPercent: 50 }
+`,
+      async () => (await load('http://outlier/', '-n', '20')).ok === 20,
+    );
+    const ejectedAt = Date.now();
+    const badBefore = await counted(bad);
+    const during = await load('http://outlier/', '-n', '100', '-c', '2');
+    t.equal(during.ok, 100, `while ejected every request succeeds: ${JSON.stringify(during.errors)}`);
+    t.equal(during.versions.good, 100, 'all on the healthy sibling');
+    t.equal(await counted(bad), badBefore, 'the waypoint sent the bad pod nothing');
+    // Once its ejection is over the pod is an endpoint again: it gets traffic (and, still
+    // failing, is ejected again after 3 more 500s).
+    await eventually('the bad pod gets traffic again', async () => ((await load('http://outlier/', '-n', '10')).errors['status:500'] ?? 0) > 0 || undefined, 30_000, 250);
+    const back = Date.now() - ejectedAt;
+    t.ok(back < baseEjectionMs + 5_000, `back within the ejection time (${back} ms after the ejection was seen; base ${baseEjectionMs} ms)`);
+    t.ok((await counted({ ...bad, response_code: '500' })) > badBefore, 'the waypoint counts it receiving requests again');
+    const reEjected = await load('http://outlier/', '-n', '50');
+    t.ok((reEjected.errors['status:500'] ?? 0) <= 3, `ejected again after at most 3 more failures: ${JSON.stringify(reEjected.errors)}`);
   });
 
   await t.test('bad L7 config is reported in its status with the field, and the rest keeps serving', async (t) => {

@@ -61,6 +61,8 @@ export function echoCommand(io: EchoIO = defaultIO): Command {
     .option('--no-access-log', 'do not log one JSON line per request')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .option('--grace <duration>', 'how long SIGTERM waits for in-flight requests', asDuration('--grace'), 10_000)
+    .option('--fail-every <n>', 'answer every Nth HTTP echo request with --fail-status instead (1 = all; /healthz never fails; env ECHO_FAIL_EVERY; default 0 = never)')
+    .option('--fail-status <code>', 'the status of those failures, 400..599 (env ECHO_FAIL_STATUS; default 500)')
     .action(async (o: Omit<EchoServerFlags, 'version'> & { serviceVersion?: string }) => {
       const flags: EchoServerFlags = { ...o };
       if (o.serviceVersion) flags.version = o.serviceVersion;

@@ -2,6 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import type { LogLevel } from '../../../lib/config/log-level.js';
 import { SettingsReader } from '../../../lib/config/settings.js';
 import type { Logger } from '../../../lib/telemetry/log.js';
+import { checkFailureMode, NO_FAILURE, type FailureMode } from './failure.js';
 
 /**
  * The echo server's configuration. Ports: `undefined` or a negative number = that listener is
@@ -30,6 +31,8 @@ export interface EchoServerConfig {
   accessLog?: boolean;
   /** How long close() lets in-flight requests and connections finish before cutting them; default 10 s. */
   shutdownGraceMs?: number;
+  /** Injected failures (HTTP and h2c echo requests only); default none. */
+  failure?: FailureMode;
 }
 
 /** The configuration with defaults applied and ports validated. */
@@ -44,6 +47,7 @@ export interface ResolvedEchoConfig {
   cluster: string;
   accessLog: boolean;
   shutdownGraceMs: number;
+  failure: FailureMode;
 }
 
 function checkPort(p: number | undefined, field: string): number | undefined {
@@ -61,6 +65,7 @@ export function applyDefaults(c: EchoServerConfig): ResolvedEchoConfig {
     cluster: c.cluster ?? '',
     accessLog: c.accessLog ?? true,
     shutdownGraceMs: c.shutdownGraceMs ?? 10_000,
+    failure: checkFailureMode(c.failure ?? NO_FAILURE, { every: 'failure.every', status: 'failure.status' }),
   };
   const http = checkPort(c.httpPort, 'httpPort');
   const grpc = checkPort(c.grpcPort, 'grpcPort');
@@ -97,12 +102,15 @@ export interface EchoServerFlags {
   accessLog?: boolean;
   grace?: number;
   logLevel?: string;
+  failEvery?: string;
+  failStatus?: string;
 }
 
 /**
  * Flags win, then the environment the Downward API usually provides: `POD_NAME`,
  * `POD_NAMESPACE`, `SERVICE_VERSION` (or `VERSION`), `CLUSTER`; the log level from `--log-level`
- * or `AMBIT_LOG_LEVEL`.
+ * or `AMBIT_LOG_LEVEL`; the failure mode from `--fail-every` / `--fail-status` or `ECHO_FAIL_EVERY`
+ * / `ECHO_FAIL_STATUS` (so one pod of a Deployment can be made to fail through its env).
  */
 export function resolveServerConfig(f: EchoServerFlags, env: NodeJS.ProcessEnv): EchoServerConfig {
   const settings = new SettingsReader(f, env);
@@ -126,5 +134,30 @@ export function resolveServerConfig(f: EchoServerFlags, env: NodeJS.ProcessEnv):
   if (version) c.version = version;
   if (cluster) c.cluster = cluster;
   if (f.grace !== undefined) c.shutdownGraceMs = f.grace;
+  const every = setting(f.failEvery, '--fail-every', env, 'ECHO_FAIL_EVERY');
+  const status = setting(f.failStatus, '--fail-status', env, 'ECHO_FAIL_STATUS');
+  if (every || status) {
+    c.failure = checkFailureMode(
+      { every: every ? wholeNumber(every) : 0, status: status ? wholeNumber(status) : NO_FAILURE.status },
+      { every: every?.source ?? '--fail-every', status: status?.source ?? '--fail-status' },
+    );
+  }
   return c;
+}
+
+interface Setting {
+  value: string;
+  /** `--fail-every` or `environment ECHO_FAIL_EVERY`, for errors. */
+  source: string;
+}
+
+function setting(flag: string | undefined, flagName: string, env: NodeJS.ProcessEnv, key: string): Setting | undefined {
+  if (flag !== undefined && flag !== '') return { value: flag, source: flagName };
+  const v = env[key];
+  return v !== undefined && v !== '' ? { value: v, source: `environment ${key}` } : undefined;
+}
+
+function wholeNumber(s: Setting): number {
+  if (!/^\d+$/.test(s.value.trim())) throw new Error(`echo server: ${s.source} '${s.value}' is not a whole number`);
+  return Number(s.value.trim());
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../../../lib/telemetry/log.js';
 import type { ResolvedEchoConfig } from './config.js';
+import { FailureCounter } from './failure.js';
 import { buildEchoText, parseControls, plainAddress, type EchoControls } from './text.js';
 
 export type EchoRequest = IncomingMessage | Http2ServerRequest;
@@ -21,6 +22,7 @@ export interface HttpContext {
 
 /** The handler both the HTTP/1.1 and the h2c server run; the compat API makes them look alike. */
 export function createHttpHandler(ctx: HttpContext): (req: EchoRequest, res: EchoResponse) => void {
+  const failures = new FailureCounter(ctx.cfg.failure);
   return (req, res) => {
     const start = process.hrtime.bigint();
     // Read now: an h2 stream's socket proxy forgets the peer once the session is gone.
@@ -49,7 +51,7 @@ export function createHttpHandler(ctx: HttpContext): (req: EchoRequest, res: Ech
         );
       });
     }
-    req.on('end', () => answer(ctx, req, res));
+    req.on('end', () => answer(ctx, failures, req, res));
     req.resume();
   };
 }
@@ -61,7 +63,7 @@ function send(res: EchoResponse, status: number, body: string | Buffer): void {
   res.end(body);
 }
 
-function answer(ctx: HttpContext, req: EchoRequest, res: EchoResponse): void {
+function answer(ctx: HttpContext, failures: FailureCounter, req: EchoRequest, res: EchoResponse): void {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://echo.invalid');
@@ -81,6 +83,12 @@ function answer(ctx: HttpContext, req: EchoRequest, res: EchoResponse): void {
     }
     ctx.state.ready = s === 'true';
     send(res, 200, `Ready=${ctx.state.ready}\n`);
+    return;
+  }
+  const failWith = failures.next();
+  if (failWith !== undefined) {
+    res.setHeader('x-echo-failure', `every ${ctx.cfg.failure.every}`);
+    send(res, failWith, `Error=injected failure (--fail-every ${ctx.cfg.failure.every})\nHostname=${ctx.cfg.name}\nServiceVersion=${ctx.cfg.version}\n`);
     return;
   }
   let controls: EchoControls;
