@@ -40,7 +40,6 @@ export function parseNodeId(id: string): ParsedNodeId | string {
   const namespace = dot > 0 ? podDotNs.slice(dot + 1) : '';
   if (!podName || !namespace) return `node id ${JSON.stringify(id)}: "${podDotNs}" is not <pod>.<namespace>`;
   if (!domain.startsWith(`${namespace}.`)) return `node id ${JSON.stringify(id)}: domain "${domain}" is not in namespace "${namespace}"`;
-  if (ip === '') return `node id ${JSON.stringify(id)}: the IP is empty`;
   return { type: type as ParsedNodeId['type'], ip, podName, namespace };
 }
 
