@@ -30,6 +30,7 @@ import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
 import { GatewayController } from './gateway/controller.js';
+import { isWaypointAccount } from './xds/admission.js';
 import { AdsGate } from './xds/ads.js';
 import { Informer } from './xds/informer.js';
 import { MODEL_KINDS, ModelSync } from './xds/model-sync.js';
@@ -205,7 +206,9 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     );
     closers.push(() => serving.close());
 
-    const gate = new AdsGate({ authenticator, logger: log, maxConcurrentSyncs: config.maxConcurrentSyncs, onRefused: (r) => metrics.xdsRefusedStream(r) });
+    const gateways = informers.get('gateways')!;
+    const admission = { isWaypointAccount: (ns: string, sa: string) => isWaypointAccount(gateways.items.values(), ns, sa) };
+    const gate = new AdsGate({ authenticator, admission, logger: log, maxConcurrentSyncs: config.maxConcurrentSyncs, onRefused: (r) => metrics.xdsRefusedStream(r) });
     const xdsServer = new XdsServer({
       sources: { [TYPE_ADDRESS]: modelSync.addresses, [TYPE_AUTHORIZATION]: modelSync.authorizations, ...modelSync.l7Sources() },
       // The model is already debounced; the server only coalesces what one commit wrote.

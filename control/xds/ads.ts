@@ -2,7 +2,9 @@
 // bearer credential (the same one the certificate service accepts) verifies, otherwise it ends
 // with UNAUTHENTICATED; and at most `maxConcurrentSyncs` streams receive their initial (full)
 // push at a time, so that many clients connecting at once (a control plane restart) do not hold
-// a full copy of the model each in memory at once, like istiod's push throttle.
+// a full copy of the model each in memory at once, like istiod's push throttle. Before anything
+// is served, the node of the first request must fit the credential (admission.ts), else the
+// stream ends with PERMISSION_DENIED.
 import * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest } from '../../lib/proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { Logger } from '../../lib/telemetry/log.js';
@@ -11,9 +13,12 @@ import type { DeltaCall } from '../../lib/xds/server-stream.js';
 import { describeCaller, type Authenticator, type Caller } from '../ca/authn.js';
 import { isCaError } from '../ca/errors.js';
 import { credentialOf } from '../certs/grpc.js';
+import { admitStream, stringMetadata, type AdmissionContext } from './admission.js';
 
 export interface AdsOptions {
   authenticator: Authenticator;
+  /** What admission needs to know of the cluster (which service accounts are waypoints'). */
+  admission: AdmissionContext;
   logger: Logger;
   /** Streams in their initial sync at once (default 8); the others wait their turn. */
   maxConcurrentSyncs?: number;
@@ -104,7 +109,12 @@ export class AdsGate {
         setImmediate(() => stream.id !== undefined && this.syncing.get(stream.id)?.pushed.size === 0 && this.release(stream.id));
       });
       this.opened = undefined;
-      this.xds!.handle(call);
+      this.xds!.handle(call, (node) => {
+        const a = admitStream(caller, { id: node?.id ?? '', metadata: stringMetadata(node?.metadata) }, this.opts.admission);
+        if (a.admitted) return undefined;
+        this.opts.onRefused?.('NODE_NOT_ALLOWED');
+        return `${describeCaller(caller)} may not subscribe: ${a.reason}`;
+      });
       const s = this.opened as StreamInfo | undefined;
       this.opened = undefined;
       if (!s) continue; // the server refused it (shutting down)

@@ -53,6 +53,9 @@ export interface XdsServerEvents {
   nacked?(s: StreamInfo, n: NackInfo): void;
 }
 
+/** Sees the node of a stream's first request; a string refuses the stream (PERMISSION_DENIED) with that reason. */
+export type NodeVet = (node: Node | undefined) => string | undefined;
+
 export interface StreamContext {
   sourceFor(typeUrl: string): ResourceSource | undefined;
   systemVersion(typeUrl: string): string;
@@ -122,11 +125,13 @@ export class DeltaStream {
   readonly #unknownTypes = new Set<string>();
   #nonce = 0;
   #closed = false;
+  #vetted = false;
 
   constructor(
     private readonly call: DeltaCall,
     id: number,
     private readonly ctx: StreamContext,
+    private readonly vetNode?: NodeVet,
   ) {
     this.info = { id, peer: call.getPeer(), connectedAt: Date.now(), node: undefined };
     call.on('data', (req: DeltaDiscoveryRequest) => this.#onRequest(req));
@@ -180,6 +185,17 @@ export class DeltaStream {
   #onRequest(req: DeltaDiscoveryRequest): void {
     if (this.#closed) return;
     if (req.node && !this.info.node) this.info.node = req.node;
+    if (!this.#vetted) {
+      // The first request names the node; nothing is served before it is vetted.
+      this.#vetted = true;
+      const refusal = this.vetNode?.(req.node);
+      if (refusal !== undefined) {
+        this.ctx.logger.warn({ stream: this.info.id, node: req.node?.id ?? '', peer: this.info.peer, reason: refusal }, 'xDS stream refused: node not allowed');
+        this.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refusal });
+        this.#finish();
+        return;
+      }
+    }
     if (req.typeUrl === '') {
       this.ctx.logger.warn({ stream: this.info.id, node: this.info.node?.id }, 'xDS request without type_url; closing the stream');
       this.call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'DeltaDiscoveryRequest.type_url is empty; ADS needs the type URL on every request' });

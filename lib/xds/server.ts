@@ -6,10 +6,10 @@ import { makeGrpcService } from '../proto/grpc.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
 import { DEFAULT_DEBOUNCE, Debouncer, type ChangeSet } from './debounce.js';
 import { encodeFullSnapshot, type FullSnapshot } from './encode.js';
-import { DeltaStream, type DeltaCall, type StreamContext, type TypeSummary, type XdsServerEvents } from './server-stream.js';
+import { DeltaStream, type DeltaCall, type NodeVet, type StreamContext, type TypeSummary, type XdsServerEvents } from './server-stream.js';
 import type { DebounceOptions, ResourceSource } from './types.js';
 
-export type { AckInfo, NackInfo, PushInfo, StreamInfo, SyncState, TypeSummary, XdsServerEvents } from './server-stream.js';
+export type { AckInfo, NackInfo, NodeVet, PushInfo, StreamInfo, SyncState, TypeSummary, XdsServerEvents } from './server-stream.js';
 
 export interface XdsServerOptions {
   /** One source per type URL. */
@@ -101,13 +101,16 @@ export class XdsServer {
     );
   }
 
-  /** Serves one DeltaAggregatedResources call whose responses are serialized as raw bytes. */
-  handle(call: DeltaCall): void {
+  /**
+   * Serves one DeltaAggregatedResources call whose responses are serialized as raw bytes.
+   * `vetNode` sees the node of its first request before anything is served.
+   */
+  handle(call: DeltaCall, vetNode?: NodeVet): void {
     if (this.#closed) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'xDS server is shutting down' });
       return;
     }
-    const stream = new DeltaStream(call, ++this.#nextId, this.#ctx);
+    const stream = new DeltaStream(call, ++this.#nextId, this.#ctx, vetNode);
     if (stream.closed) return;
     this.#streams.add(stream);
     this.#ctx.logger.info({ stream: stream.info.id, peer: stream.info.peer }, 'xDS client connected');

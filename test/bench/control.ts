@@ -57,7 +57,7 @@ function xdsClient(m: Extract<ToChild, { type: 'start' }>, i: number, seen: (nam
     credentials: grpc.credentials.createSsl(Buffer.from(m.rootPem)),
     // One connection per client, as separate ztunnels would have.
     channelOptions: { 'grpc.use_local_subchannel_pool': 1, 'grpc.ssl_target_name_override': 'istiod.istio-system.svc' },
-    node: { id: `bench-ztunnel-${m.first + i}` },
+    node: { id: `ztunnel~10.0.0.1~bench-ztunnel-${m.first + i}.istio-system~istio-system.svc.cluster.local`, metadata: { NODE_NAME: 'node-1' } },
     metadata: () => md,
     types: [
       { typeUrl: TYPE_ADDRESS, handler: (up) => seen(up.map((r) => r.name)) },
@@ -70,7 +70,7 @@ function xdsClient(m: Extract<ToChild, { type: 'start' }>, i: number, seen: (nam
 
 function rawClient(m: Extract<ToChild, { type: 'start' }>, i: number, seen: (names: string[]) => void): BenchClient {
   let count = 0;
-  const c = new RawAdsClient(m.address, m.rootPem, m.token, `bench-raw-${m.first + i}`, [TYPE_ADDRESS, TYPE_AUTHORIZATION], (r) => {
+  const c = new RawAdsClient(m.address, m.rootPem, m.token, `ztunnel~10.0.0.1~bench-raw-${m.first + i}.istio-system~istio-system.svc.cluster.local`, [TYPE_ADDRESS, TYPE_AUTHORIZATION], (r) => {
     count += r.resources;
     if (r.typeUrl === TYPE_ADDRESS) seen(r.names);
   });

@@ -72,7 +72,7 @@ export class RawAdsClient {
       this.call.on('error', (e: Error) => reject(e));
     });
     this.synced.catch(() => undefined);
-    typeUrls.forEach((typeUrl, i) => this.call.write(create(DeltaDiscoveryRequestSchema, { typeUrl, ...(i === 0 ? { node: { id: nodeId } } : {}) })));
+    typeUrls.forEach((typeUrl, i) => this.call.write(create(DeltaDiscoveryRequestSchema, { typeUrl, ...(i === 0 ? { node: { id: nodeId, metadata: { NODE_NAME: 'node-1' } } } : {}) })));
   }
 
   close(): void {

@@ -89,8 +89,8 @@ t.test('a client subscribes and receives the model', async (t) => {
   t.equal(c.addressResponses.length, 1, 'the whole model in one response');
 
   const conns = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, '/debug/connections')).body) as Array<{ nodeId: string; caller: string }>;
-  t.ok(conns.some((x) => x.nodeId === 'ztunnel-node-1' && x.caller === 'node/node-1'), '/debug/connections names node and caller');
-  await waitFor(() => cluster.log.find('xDS client authenticated').some((l) => l.node === 'ztunnel-node-1'), 'the authentication log line with the node id');
+  t.ok(conns.some((x) => x.nodeId === 'ztunnel~10.0.0.1~ztunnel-node-1.istio-system~istio-system.svc.cluster.local' && x.caller === 'node/node-1'), '/debug/connections names node and caller');
+  await waitFor(() => cluster.log.find('xDS client authenticated').some((l) => l.node === 'ztunnel~10.0.0.1~ztunnel-node-1.istio-system~istio-system.svc.cluster.local'), 'the authentication log line with the node id');
 });
 
 t.test('a pod added, relabelled, deleted reaches the client as one delta each', async (t) => {

@@ -44,7 +44,7 @@ const tokenA = await podToken(admin, ztunnelA, AUD);
 t.test('a real xDS client gets the Workload and the Service from the apiserver', async (t) => {
   t.ok(plane.isReady());
   t.ok(plane.isLeader(), 'the only replica leads');
-  const client = new TestClient(t, plane.addresses.grpc, plane.rootCertPem, tokenA, 'ztunnel-a');
+  const client = new TestClient(t, plane.addresses.grpc, plane.rootCertPem, tokenA, 'ztunnel-a', 'node-a');
   await waitUntil('cart-1 and the cart service over xDS', () => client.names().some((n) => n.endsWith('/Pod/shop/cart-1')) && client.names().some((n) => n.includes('cart.shop.svc.cluster.local')));
   const workload = [...client.addresses.entries()].find(([n]) => n.endsWith('/Pod/shop/cart-1'))![1];
   t.match(workload.type, { case: 'workload', value: { name: 'cart-1', namespace: 'shop', serviceAccount: 'cart', node: 'node-a' } });
@@ -81,7 +81,7 @@ t.test('a token for another audience, and no token, are UNAUTHENTICATED', async 
   t.match(r, { ok: false, code: grpc.status.UNAUTHENTICATED, errorCode: 'CREDENTIAL_INVALID', details: /refused the token for audience "ambit-control"/ });
   t.match(await askCertificate(ca, id('shop', 'cart'), ''), { ok: false, code: grpc.status.UNAUTHENTICATED });
   // The same token over xDS: the stream is refused too.
-  const client = new TestClient(t, plane.addresses.grpc, plane.rootCertPem, wrong, 'ztunnel-a');
+  const client = new TestClient(t, plane.addresses.grpc, plane.rootCertPem, wrong, 'ztunnel-a', 'node-a');
   await waitUntil('the refused stream to be counted', () => log.find(/refused|unauthenticated/i).length > 0);
   t.same(client.names(), [], 'nothing is served to it');
 });

@@ -55,7 +55,7 @@ t.test('one leader; it alone writes status and root ConfigMaps; every replica se
   // Both serve xDS and the CA.
   const token = await podToken(admin, ztunnel, 'ambit-control');
   for (const p of [a, b]) {
-    const client = new TestClient(t, p.plane.addresses.grpc, p.plane.rootCertPem, token, 'ztunnel-a');
+    const client = new TestClient(t, p.plane.addresses.grpc, p.plane.rootCertPem, token, 'ztunnel-a', 'node-a');
     await waitUntil(`cart-1 over xDS from ${p.config.controlPlaneId}`, () => client.names().some((n) => n.endsWith('/Pod/shop/cart-1')));
     t.ok((await askCertificate(caClient(t, p.plane), 'spiffe://cluster.local/ns/shop/sa/cart', token)).ok, `${p.config.controlPlaneId} signs`);
     client.client.close();

@@ -102,14 +102,14 @@ export class TestClient {
   rejectAddress: (name: string) => boolean = () => false;
 
   /** `token` '' sends no credential. */
-  constructor(t: Scope, address: string, rootPem: string, token: string, nodeId: string) {
+  constructor(t: Scope, address: string, rootPem: string, token: string, nodeId: string, nodeName = 'node-1') {
     const record = (typeUrl: string, upserts: ReadonlyArray<{ name: string }>, removals: readonly string[]): void => {
       this.responses.get(typeUrl)!.push({ upserts: upserts.map((r) => r.name).sort(), removals: [...removals].sort() });
     };
     this.client = new XdsClient({
       address,
       credentials: grpc.credentials.createSsl(Buffer.from(rootPem)),
-      node: { id: nodeId },
+      node: { id: `ztunnel~10.0.0.1~${nodeId}.istio-system~istio-system.svc.cluster.local`, metadata: { NODE_NAME: nodeName } },
       metadata: () => {
         const md = new grpc.Metadata();
         if (token !== '') md.set('authorization', `Bearer ${token}`);
