@@ -130,7 +130,7 @@ t.test('a NACK keeps the last good state; the server logs it', async (t) => {
   type TypeRow = { typeUrl: string; state: string; sentVersion?: string; ackedVersion?: string; nackedVersion?: string; acks: number; nacks: number; lastNack?: string };
   const addressType = async (): Promise<TypeRow | undefined> => {
     const conns = JSON.parse((await httpGet(cluster.plane.addresses.monitoring, '/debug/connections')).body) as Array<{ nodeId: string; types: TypeRow[] }>;
-    return conns.find((x) => x.nodeId === 'ztunnel-nack')?.types.find((ty) => ty.typeUrl === TYPE_ADDRESS);
+    return conns.find((x) => x.nodeId.split('~')[2] === 'ztunnel-nack.istio-system')?.types.find((ty) => ty.typeUrl === TYPE_ADDRESS);
   };
   const nacked = await addressType();
   t.equal(nacked?.state, 'NACKED', '/debug/connections: the address type is NACKED on that stream');
