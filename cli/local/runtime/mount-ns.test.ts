@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { directLauncher } from './launcher.js';
 import { mountNamespaceArgv } from './mount-ns.js';
 import { plainDial } from './probers.js';
@@ -71,4 +72,15 @@ t.test('two pods see their own volume at the same path', async (t) => {
   }
   t.same(readdirSync(target), [], 'the host sees neither mount');
   t.notOk(existsSync(path.join(dir, 'pods/a/volumes/tok/w')), 'nothing written through the read-only mount');
+});
+
+t.test('a missing source fails the start and creates no mount point', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ambit-mntns-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const target = path.join(dir, 'mnt', 'token');
+  const [file, ...args] = mountNamespaceArgv([{ source: path.join(dir, 'absent'), target, readOnly: true }], ['/bin/true']);
+  const r = spawnSync(file!, args, { encoding: 'utf8' });
+  t.equal(r.status, 1, 'exits 1');
+  t.match(r.stderr, `volume source ${dir}/absent (for ${target}) does not exist`, 'naming the source and target');
+  t.notOk(existsSync(target), 'no mount point made');
 });

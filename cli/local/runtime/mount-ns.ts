@@ -18,7 +18,10 @@ export function mountNamespaceArgv(mounts: BindMount[], argv: string[]): string[
   const steps = mounts.map((m) => {
     const src = quote(m.source);
     const dst = quote(m.target);
-    const make = `if [ -d ${src} ]; then mkdir -p ${dst}; else mkdir -p "$(dirname ${dst})"; [ -e ${dst} ] || : > ${dst}; fi`;
+    // A source that is missing (e.g. hidden by an earlier mount over one of its parents) fails
+    // the start rather than mounting nothing.
+    const missing = quote(`ambit-mounts: volume source ${m.source} (for ${m.target}) does not exist`);
+    const make = `if [ -d ${src} ]; then mkdir -p ${dst}; elif [ -e ${src} ]; then mkdir -p "$(dirname ${dst})"; [ -e ${dst} ] || : > ${dst}; else echo ${missing} >&2; exit 1; fi`;
     const ro = m.readOnly ? ` && mount -o remount,bind,ro ${dst}` : '';
     return `${make} && mount --bind ${src} ${dst}${ro}`;
   });
