@@ -28,6 +28,8 @@ import type { KubeBinaries } from './kube/binaries.js';
 import { KubeControlPlane } from './kube/control-plane.js';
 import { PodBinder } from './kube/binder.js';
 import { apiserverEndpoints, confirmPodDeletion, markNodeReady } from './kube/objects.js';
+import { kubeVolumeApi } from './kube/volume-api.js';
+import { startPodVolumes } from './runtime/pod-volumes.js';
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -288,7 +290,7 @@ export class LocalCluster {
       runtime: {
         start: async (pod, net, nodeName, onStatus) => {
           const rt = new PodRuntime({ dial, logger: log, baseEnv: { PATH: `${this.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/root' } });
-          rt.start(pod.spec, {
+          const ctx = {
             netns: net.netns,
             podName: pod.metadata.name,
             namespace: pod.metadata.namespace,
@@ -302,8 +304,16 @@ export class LocalCluster {
             // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name. Waypoint pods
             // also get the mesh root and this node's credential.
             extraEnv: { HOSTNAME: pod.metadata.name, ...meshCredentialEnv(pod.metadata.labels, nodeName, { caRoot: path.join(this.l.ca, 'root-cert.pem'), credentialsDir: this.credentialsDir }) },
-          }, onStatus);
-          return rt;
+          };
+          // Kubernetes mode: the pod's volumes, materialised and bind-mounted in its own mount namespace.
+          const volumes = this.kube ? await startPodVolumes(pod, ctx, this.l.podDir(pod.metadata.namespace, pod.metadata.name), kubeVolumeApi(this.store as KubeStore), log) : undefined;
+          rt.start(pod.spec, { ...ctx, ...(volumes ? { mounts: volumes.mounts } : {}) }, onStatus);
+          return {
+            stop: async (grace?: number) => {
+              volumes?.stop();
+              await rt.stop(grace);
+            },
+          };
         },
       },
     });

@@ -8,7 +8,7 @@
  * the Deployment ends its pods (graceful deletion confirmed by the node runtime).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
@@ -18,7 +18,20 @@ import { binaries } from './testkit.js';
 
 const bins = binaries(['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubectl']);
 const c = new TestCluster('kube');
-t.teardown(() => c.down());
+// Pods' mount points are made on the host, empty (every pod gets the apiserver's
+// kube-api-access volume): those this test made are removed after the cluster.
+const MOUNT_POINTS = ['/var/run/secrets/kubernetes.io/serviceaccount', '/var/run/secrets/kubernetes.io', '/var/run/secrets/tokens', '/var/run/secrets/istio', '/var/run/secrets'];
+const madeHere = MOUNT_POINTS.filter((d) => !existsSync(d));
+t.teardown(async () => {
+  await c.down();
+  for (const d of madeHere) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty, or gone: left alone
+    }
+  }
+});
 const kubeconfig = path.join(c.stateDir, 'kube', 'kubeconfig');
 
 function kubectl(args: string[], input?: string): Promise<string> {
@@ -179,4 +192,55 @@ t.test('deleting the Deployment ends its pods', async (t) => {
   });
   t.same(alive, [], 'their container processes have ended');
   t.equal((await pods('demo', 'app=agent')).length, 2, 'the DaemonSet pods keep running');
+});
+
+const TOKEN_PODS = ['tok-a', 'tok-b']
+  .map(
+    (name) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: demo }
+spec:
+  restartPolicy: Never
+  containers:
+    - name: main
+      image: busybox
+      command: [sh, -c, 'echo "token=$(cat /var/run/secrets/tokens/istio-token)"; echo "root=$(cat /var/run/secrets/istio/root-cert.pem)"; exec sleep 3600']
+      volumeMounts:
+        - { name: istio-token, mountPath: /var/run/secrets/tokens }
+        - { name: istiod-ca-cert, mountPath: /var/run/secrets/istio }
+  volumes:
+    - name: istio-token
+      projected:
+        sources:
+          - serviceAccountToken: { audience: istio-ca, expirationSeconds: 43200, path: istio-token }
+    - name: istiod-ca-cert
+      configMap: { name: istio-ca-root-cert }
+`,
+  )
+  .join('---\n');
+
+t.test('pod volumes: a projected token the apiserver accepts, a ConfigMap, one path per pod', async (t) => {
+  await kubectl(['create', 'configmap', 'istio-ca-root-cert', '-n', 'demo', '--from-literal=root-cert.pem=ROOT-PEM-FOR-TEST']);
+  await kubectl(['apply', '-f', '-'], TOKEN_PODS);
+  const tokens: string[] = [];
+  for (const name of ['tok-a', 'tok-b']) {
+    const [p] = await eventually(`${name} Running`, async () => {
+      const ps = (JSON.parse(await kubectl(['get', 'pod', name, '-n', 'demo', '-o', 'json', '--ignore-not-found'])) as Pod | undefined);
+      return ps && ready(ps) ? [ps] : undefined;
+    }, 90_000, 500);
+    const log = await eventually(`${name} logged its volumes`, async () => (/root=/.test(podLog(p!, 'main')) ? podLog(p!, 'main') : undefined), 30_000);
+    t.match(log, /^root=ROOT-PEM-FOR-TEST$/m, `${name} reads the ConfigMap at /var/run/secrets/istio/root-cert.pem`);
+    const token = /^token=(\S+)$/m.exec(log)?.[1] ?? '';
+    t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, `${name} reads a JWT at /var/run/secrets/tokens/istio-token`);
+    const review = JSON.parse(await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: ['istio-ca'] } }))) as { status: { authenticated?: boolean; audiences?: string[]; user?: { username?: string; extra?: Record<string, string[]> } } };
+    t.equal(review.status.authenticated, true, `TokenReview accepts ${name}'s token for audience istio-ca`);
+    t.equal(review.status.user?.username, 'system:serviceaccount:demo:default', 'as the pod\'s service account');
+    t.same(review.status.user?.extra?.['authentication.kubernetes.io/pod-name'], [name], 'bound to the pod');
+    const other = JSON.parse(await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: ['someone-else'] } }))) as { status: { authenticated?: boolean } };
+    t.notOk(other.status.authenticated, 'and not for another audience');
+    tokens.push(token);
+  }
+  t.not(tokens[0], tokens[1], 'the two pods see different tokens at the same path');
+  await kubectl(['delete', 'pod', 'tok-a', 'tok-b', '-n', 'demo', '--wait=false']);
 });

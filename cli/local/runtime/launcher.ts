@@ -4,12 +4,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { netnsPath } from '../../../lib/sys/netns.js';
+import { mountNamespaceArgv, type BindMount } from './mount-ns.js';
 
 export type LaunchSpec = {
   argv: string[];
   env: Record<string, string>;
   cwd?: string;
   netns: string;
+  /** Volumes to bind-mount in a mount namespace of the process's own (none: the host's). */
+  mounts?: BindMount[];
 };
 
 export interface Launcher {
@@ -30,7 +33,7 @@ export function netnsLauncher(): Launcher {
     spawn(spec) {
       if (!existsSync(netnsPath(spec.netns))) throw new Error(`network namespace "${spec.netns}" does not exist (${netnsPath(spec.netns)})`);
       // ip execs the program in place, so the child's PID is the program's PID.
-      return spawnGroup('ip', ['netns', 'exec', spec.netns, ...spec.argv], spec);
+      return spawnGroup('ip', ['netns', 'exec', spec.netns, ...mountNamespaceArgv(spec.mounts ?? [], spec.argv)], spec);
     },
   };
 }
@@ -39,7 +42,7 @@ export function netnsLauncher(): Launcher {
 export function directLauncher(): Launcher {
   return {
     spawn(spec) {
-      const [file, ...args] = spec.argv;
+      const [file, ...args] = mountNamespaceArgv(spec.mounts ?? [], spec.argv);
       if (!file) throw new Error('empty argv');
       return spawnGroup(file, args, spec);
     },

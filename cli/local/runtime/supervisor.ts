@@ -130,7 +130,7 @@ export class ContainerSupervisor {
     if ('error' in exe) return this.startFailed(exe.error);
     let child: ChildProcess;
     try {
-      child = this.deps.launcher.spawn({ argv: [exe.path, ...args], env: plan.env, netns: this.pod.ctx.netns, ...(plan.cwd ? { cwd: plan.cwd } : {}) });
+      child = this.deps.launcher.spawn({ argv: [exe.path, ...args], env: plan.env, netns: this.pod.ctx.netns, mounts: (this.pod.ctx.mounts ?? []).filter((m) => m.container === this.spec.name), ...(plan.cwd ? { cwd: plan.cwd } : {}) });
     } catch (e) {
       return this.startFailed((e as Error).message);
     }

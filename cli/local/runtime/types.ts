@@ -3,6 +3,7 @@
 // that a kubelet always fills in made required (type aliases, so that they stay assignable to the
 // store's `Record<string, unknown>` fields).
 import type * as k8s from '../../../lib/k8s/types.js';
+import type { MountPlan } from './volumes.js';
 
 export type {
   ConditionStatus,
@@ -41,6 +42,8 @@ export interface PodContext {
    * `env` may reference and override them.
    */
   extraEnv?: Record<string, string>;
+  /** Bind mounts of the pod's volumes, per container (see volumes.ts). */
+  mounts?: MountPlan[];
 }
 
 export type ContainerStatus = k8s.ContainerStatus & Required<Pick<k8s.ContainerStatus, 'image' | 'imageID' | 'started' | 'state' | 'lastState'>>;
