@@ -278,7 +278,9 @@ spec:
     t.ok((before.errors['status:500'] ?? 0) >= 10, `without outlier detection the bad pod gets its share: ${JSON.stringify(before.errors)} (ok ${before.ok})`);
     t.equal(before.versions.good ?? 0, before.ok, 'every success is the good pod');
     t.ok((await counted({ ...bad, response_code: '500' })) >= (before.errors['status:500'] ?? 0), 'the waypoint counts the bad pod\'s 500s by its workload');
-    const baseEjectionMs = 8_000;
+    // Long enough that the checks below fit inside the ejection even on a loaded machine: the
+    // ejection began before the wait saw it, so "ejectedAt" is late by up to one wait round.
+    const baseEjectionMs = 30_000;
     await applyAndWait(
       'the bad pod ejected',
       `apiVersion: networking.istio.io/v1
@@ -293,15 +295,15 @@ spec:
     );
     const ejectedAt = Date.now();
     const badBefore = await counted(bad);
-    const during = await load('http://outlier/', '-n', '100', '-c', '2');
-    t.equal(during.ok, 100, `while ejected every request succeeds: ${JSON.stringify(during.errors)}`);
-    t.equal(during.versions.good, 100, 'all on the healthy sibling');
+    const during = await load('http://outlier/', '-n', '50', '-c', '2');
+    t.equal(during.ok, 50, `while ejected every request succeeds: ${JSON.stringify(during.errors)}`);
+    t.equal(during.versions.good, 50, 'all on the healthy sibling');
     t.equal(await counted(bad), badBefore, 'the waypoint sent the bad pod nothing');
     // Once its ejection is over the pod is an endpoint again: it gets traffic (and, still
     // failing, is ejected again after 3 more 500s).
-    await eventually('the bad pod gets traffic again', async () => ((await load('http://outlier/', '-n', '10')).errors['status:500'] ?? 0) > 0 || undefined, 30_000, 250);
+    await eventually('the bad pod gets traffic again', async () => ((await load('http://outlier/', '-n', '10')).errors['status:500'] ?? 0) > 0 || undefined, baseEjectionMs + 30_000, 250);
     const back = Date.now() - ejectedAt;
-    t.ok(back < baseEjectionMs + 5_000, `back within the ejection time (${back} ms after the ejection was seen; base ${baseEjectionMs} ms)`);
+    t.ok(back < baseEjectionMs + 15_000, `back within the ejection time (${back} ms after the ejection was seen; base ${baseEjectionMs} ms)`);
     t.ok((await counted({ ...bad, response_code: '500' })) > badBefore, 'the waypoint counts it receiving requests again');
     const reEjected = await load('http://outlier/', '-n', '50');
     t.ok((reEjected.errors['status:500'] ?? 0) <= 3, `ejected again after at most 3 more failures: ${JSON.stringify(reEjected.errors)}`);
