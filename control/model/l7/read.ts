@@ -3,7 +3,8 @@
  * the field path, so the caller can skip the whole object and name exactly what to fix.
  */
 import { isRecord } from '../objects.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../../lib/config/duration.js';
+import { ConfigError } from '../../../lib/config/errors.js';
 
 export class Invalid extends Error {
   constructor(
@@ -71,10 +72,15 @@ export function optBool(v: unknown, path: string): boolean | undefined {
 /** A duration such as `1.5s` or `1m30s`, in milliseconds. */
 export function optDuration(v: unknown, path: string): number | undefined {
   if (absent(v)) return undefined;
-  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-  if (ms === undefined) throw new Invalid(path, `must be a duration such as "500ms", "10s" or "1m30s", got ${JSON.stringify(v)}`);
-  if (ms < 0) throw new Invalid(path, `must not be negative, got ${JSON.stringify(v)}`);
-  return ms;
+  const shapeError = new Invalid(path, `must be a duration such as "500ms", "10s" or "1m30s", got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw shapeError;
+  if (v.trim().startsWith('-')) throw new Invalid(path, `must not be negative, got ${JSON.stringify(v)}`);
+  try {
+    return parseDuration(v, path);
+  } catch (e) {
+    if (e instanceof ConfigError) throw shapeError;
+    throw e;
+  }
 }
 
 export function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], dflt?: T): T {

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { parseDuration } from './duration.js';
 import { regexProblem } from './regex.js';
 
 t.test('RE2-compatible regular expressions', async (t) => {
@@ -26,21 +25,4 @@ t.test('RE2-compatible regular expressions', async (t) => {
     if (want) t.match(got, want, pattern);
     else t.equal(got, undefined, pattern);
   }
-});
-
-t.test('durations', async (t) => {
-  const cases: Array<[string, number | undefined]> = [
-    ['10s', 10_000],
-    ['1.5s', 1500],
-    ['250ms', 250],
-    ['1h30m', 5_400_000],
-    ['0s', 0],
-    ['-1s', -1000],
-    ['100us', 0.1],
-    ['5', undefined],
-    ['', undefined],
-    ['1 s', undefined],
-    ['1d', undefined],
-  ];
-  for (const [input, want] of cases) t.equal(parseDuration(input), want, input);
 });
