@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { openStore } from '../lib/store/index.js';
 import { Closers } from '../lib/sys/closers.js';
 import type { ClusterStore, Kind } from '../lib/store/types.js';
+import { CONFIG_MAP, DEPLOYMENT } from '../lib/k8s/types.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { XdsServer, type XdsServerEvents } from '../lib/xds/server.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, XDS_MAX_MESSAGE_BYTES } from '../lib/xds/types.js';
@@ -67,8 +68,6 @@ export interface ControlPlane {
   close(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
-const CONFIGMAP: Kind = { apiVersion: 'v1', kind: 'ConfigMap' };
-const DEPLOYMENT: Kind = { apiVersion: 'apps/v1', kind: 'Deployment' };
 /** The serving certificate's lifetime; it is renewed at half of it. */
 const SERVING_TTL_SECONDS = 24 * 3600;
 const IN_USE = 'is another control plane running?';
@@ -109,7 +108,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
 
     const informers = new Map<ModelKind, Informer>();
     for (const [kind, ref] of Object.entries(MODEL_KINDS) as Array<[ModelKind, Kind]>) informers.set(kind, new Informer(store, ref, log));
-    const configMaps = new Informer(store, CONFIGMAP, log);
+    const configMaps = new Informer(store, CONFIG_MAP, log);
     const deployments = config.deploymentController ? new Informer(store, DEPLOYMENT, log) : undefined;
     const all = [...informers.values(), configMaps, ...(deployments ? [deployments] : [])];
     closers.push(() => all.forEach((i) => i.close()));
@@ -182,6 +181,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
             deployments,
             services: informers.get('services')!,
             serviceAccounts: informers.get('serviceAccounts')!,
+            configMaps,
             render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
             domainSuffix: config.domainSuffix,
             log: log.child({ sub: 'waypoints' }),

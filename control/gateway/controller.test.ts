@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { openStore } from '../../lib/store/index.js';
 import { tempDir } from '../../lib/store/testkit.js';
 import type { ClusterStore, Kind, KubeObject } from '../../lib/store/types.js';
-import { DEPLOYMENT, SERVICE, SERVICE_ACCOUNT, type Deployment, type Service } from '../../lib/k8s/types.js';
+import { CONFIG_MAP, DEPLOYMENT, SERVICE, SERVICE_ACCOUNT, type Deployment, type Service } from '../../lib/k8s/types.js';
 import { GATEWAY, gatewayAddresses, gatewayCondition } from '../../lib/k8s/gateway.js';
 import { silentLogger } from '../../lib/telemetry/log.js';
 import { Informer } from '../xds/informer.js';
@@ -20,7 +20,7 @@ async function setUp(t: Test): Promise<{ store: ClusterStore; controller: Gatewa
   const store = openStore(dir.dir);
   const log = silentLogger();
   const inf = (k: Kind) => new Informer(store, k, log);
-  const informers = { gateways: inf(GATEWAY), deployments: inf(DEPLOYMENT), services: inf(SERVICE), serviceAccounts: inf(SERVICE_ACCOUNT) };
+  const informers = { gateways: inf(GATEWAY), deployments: inf(DEPLOYMENT), services: inf(SERVICE), serviceAccounts: inf(SERVICE_ACCOUNT), configMaps: inf(CONFIG_MAP) };
   for (const i of Object.values(informers)) i.start();
   await Promise.all(Object.values(informers).map((i) => i.synced));
   const controller = new GatewayController({ store, ...informers, render: RENDER, domainSuffix: 'cluster.local', log }).start();
@@ -143,4 +143,36 @@ t.test("an existing object of the same name that is not the controller's is neve
   await settle();
   t.ok(await store.get(key(DEPLOYMENT, 'waypoint')), 'and it stays when the Gateway goes');
   t.equal(await store.get(key(SERVICE, 'waypoint')), undefined, 'while what the controller created goes');
+});
+
+t.test('spec.infrastructure.parametersRef: a ConfigMap patches the Deployment (replicas, env), and a bad one is reported without taking the waypoint down', async (t) => {
+  const { store, settle } = await setUp(t);
+  const cm = (deployment: string): KubeObject => ({ ...CONFIG_MAP, metadata: { name: 'waypoint-params', namespace: NS }, data: { deployment } } as KubeObject);
+  await store.create(cm('spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: waypoint\n        env:\n        - name: AMBIT_LOG_LEVEL\n          value: debug\n'));
+  await store.create(gateway({ parametersRef: { group: '', kind: 'ConfigMap', name: 'waypoint-params' } }));
+  const dep = await until('the patched Deployment', async () => {
+    const d = await store.get<Deployment>(key(DEPLOYMENT, 'waypoint'));
+    return d?.spec.replicas === 2 ? d : undefined;
+  });
+  const c = dep.spec.template.spec.containers[0]!;
+  t.same(c.command, ['ambit', 'waypoint'], 'the rendered container is kept');
+  t.ok(c.env?.some((e) => e.name === 'GATEWAY_NAME'), 'rendered env kept');
+  t.ok(c.env?.some((e) => e.name === 'AMBIT_LOG_LEVEL' && e.value === 'debug'), 'patched env added');
+  t.equal(dep.metadata.labels?.['gateway.istio.io/managed'], 'istio.io-mesh-controller');
+
+  // Changing the ConfigMap changes the Deployment.
+  await store.patch(key(CONFIG_MAP, 'waypoint-params'), { data: { deployment: 'spec:\n  replicas: 3\n' } });
+  await until('replicas 3', async () => (await store.get<Deployment>(key(DEPLOYMENT, 'waypoint')))?.spec.replicas === 3);
+
+  // A patch that would take the pods away from the Service is refused; the Deployment stays as it was.
+  await store.patch(key(CONFIG_MAP, 'waypoint-params'), { data: { deployment: 'spec:\n  selector:\n    matchLabels: {app: other}\n' } });
+  await settle();
+  const g = (await store.get(key(GATEWAY, 'waypoint')))!;
+  t.match(gatewayCondition(g, 'Accepted'), { status: 'False', reason: 'InvalidParameters', message: /ConfigMap demo\/waypoint-params: data\.deployment may not change spec\.selector/ });
+  t.equal((await store.get<Deployment>(key(DEPLOYMENT, 'waypoint')))?.spec.replicas, 3, 'the running waypoint is left alone');
+
+  // A missing ConfigMap names the field.
+  await store.patch(key(GATEWAY, 'waypoint'), { spec: { infrastructure: { parametersRef: { group: '', kind: 'ConfigMap', name: 'nope' } } } });
+  await settle();
+  t.match(gatewayCondition((await store.get(key(GATEWAY, 'waypoint')))!, 'Accepted'), { status: 'False', message: /spec\.infrastructure\.parametersRef\.name: ConfigMap demo\/nope not found/ });
 });

@@ -9,7 +9,8 @@ import type { Deployment, Service } from '../../lib/k8s/types.js';
 import { GATEWAY, gatewayAddresses } from '../../lib/k8s/gateway.js';
 import { currentConditions, reconcileConditions } from '../status/conditions.js';
 import type { Informer } from '../xds/informer.js';
-import { classify } from './classify.js';
+import { classify, type Classification } from './classify.js';
+import { OverlayError, applyOverlay, parametersRef, parseOverlays } from './overlay.js';
 import { orphans, planObject } from './plan.js';
 import { renderWaypoint, type RenderOptions } from './render.js';
 import { GATEWAY_CONDITIONS, gatewayStatus } from './status.js';
@@ -20,6 +21,8 @@ export interface GatewayControllerOptions {
   deployments: Informer;
   services: Informer;
   serviceAccounts: Informer;
+  /** ConfigMaps named by `spec.infrastructure.parametersRef` (overlays). */
+  configMaps: Informer;
   render: RenderOptions;
   domainSuffix: string;
   log: Logger;
@@ -48,7 +51,7 @@ export class GatewayController {
 
   /** Starts reacting to changes; the informers must be started by their owner. */
   start(): this {
-    for (const i of [this.o.gateways, ...Object.values(this.informers)]) this.unsubscribe.push(i.on(() => this.kick()));
+    for (const i of [this.o.gateways, this.o.configMaps, ...Object.values(this.informers)]) this.unsubscribe.push(i.on(() => this.kick()));
     this.kick();
     return this;
   }
@@ -75,10 +78,16 @@ export class GatewayController {
     const wanted = new Set<string>();
     for (const gw of gateways) {
       if (this.closed) return;
-      const classification = classify(gw);
+      let classification = classify(gw);
       let conflict: string | undefined;
       if (classification.kind === 'waypoint') {
-        for (const desired of renderWaypoint(gw.metadata, [classification.listener], this.o.render)) {
+        const rendered = this.render(gw, classification);
+        if (!Array.isArray(rendered)) {
+          // A bad overlay leaves what runs alone: the waypoint keeps serving while the status says why.
+          for (const kind of Object.keys(this.informers)) wanted.add(`${kind}/${keyOf(gw)}`);
+          classification = rendered;
+        }
+        for (const desired of Array.isArray(rendered) ? rendered : []) {
           wanted.add(`${desired.kind}/${keyOf(desired)}`);
           const informer = this.informers[desired.kind as keyof GatewayController['informers']];
           const ok = await this.write(desired, informer.items.get(keyOf(desired)));
@@ -101,6 +110,22 @@ export class GatewayController {
       await this.o.store.delete({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace!, name: o.metadata.name });
       this.writes++;
       this.o.log.info({ object: describe(o) }, 'deleted: its waypoint Gateway is gone or no longer deployed');
+    }
+  }
+
+  /** The objects for a waypoint with its overlays applied, or why the overlays cannot be used. */
+  private render(gw: KubeObject, c: Extract<Classification, { kind: 'waypoint' }>): KubeObject[] | Extract<Classification, { kind: 'invalid' }> {
+    const objects = renderWaypoint(gw.metadata, [c.listener], this.o.render);
+    try {
+      const ref = parametersRef(gw);
+      if (!ref) return objects;
+      const cm = this.o.configMaps.items.get(`${gw.metadata.namespace ?? ''}/${ref.name}`);
+      if (!cm) throw new OverlayError('spec.infrastructure.parametersRef.name', `spec.infrastructure.parametersRef.name: ConfigMap ${gw.metadata.namespace ?? ''}/${ref.name} not found`);
+      const overlays = parseOverlays(cm);
+      return objects.map((o) => applyOverlay(o, overlays, ref.name));
+    } catch (err) {
+      if (!(err instanceof OverlayError)) throw err;
+      return { kind: 'invalid', refusal: { reason: 'InvalidParameters', field: err.field, message: err.message } };
     }
   }
 

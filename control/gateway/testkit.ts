@@ -15,6 +15,8 @@ export interface GatewayParts {
   listeners?: unknown[];
   status?: Record<string, unknown>;
   generation?: number;
+  /** `spec.infrastructure.parametersRef`, as written. */
+  parametersRef?: unknown;
 }
 
 /** What `ambit waypoint apply` (and `istioctl waypoint generate`) writes, with overrides. */
@@ -28,7 +30,11 @@ export function gateway(p: GatewayParts = {}): KubeObject {
       ...(p.generation !== undefined ? { generation: p.generation } : {}),
       ...(p.labels ? { labels: p.labels } : {}),
     },
-    spec: { gatewayClassName: p.className ?? WAYPOINT_CLASS, listeners: p.listeners ?? [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    spec: {
+      gatewayClassName: p.className ?? WAYPOINT_CLASS,
+      listeners: p.listeners ?? [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+      ...(p.parametersRef !== undefined ? { infrastructure: { parametersRef: p.parametersRef } } : {}),
+    },
     ...(p.status ? { status: p.status } : {}),
   };
 }

@@ -193,6 +193,7 @@ export const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace' } as const;
 export const NODE = { apiVersion: 'v1', kind: 'Node' } as const;
 export const SERVICE_ACCOUNT = { apiVersion: 'v1', kind: 'ServiceAccount' } as const;
 export const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+export const CONFIG_MAP = { apiVersion: 'v1', kind: 'ConfigMap' } as const;
 
 /** Equality-based selector match, as a Service or Deployment selector. An empty selector matches nothing. */
 export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
