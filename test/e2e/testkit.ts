@@ -119,3 +119,16 @@ export function echoFields(body: string): Record<string, string> {
   }
   return out;
 }
+
+/** Sums the series of `name` whose labels include `labels`, in Prometheus text. */
+export function metricSum(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const got: Record<string, string> = {};
+    for (const m of line.slice(name.length + 1, close).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got[m[1]!] = m[2]!;
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(line.slice(close + 1).trim());
+  }
+  return sum;
+}

@@ -9,7 +9,7 @@ import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
 import type { KubeObject } from '../../lib/store/types.js';
 import { inNetns } from '../../lib/sys/netns.js';
-import { ROOT, TestCluster, eventually } from './testkit.js';
+import { ROOT, TestCluster, eventually, metricSum } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'waypoint-traffic.yaml');
 const NS = 'wpt';
@@ -24,19 +24,6 @@ interface Load {
   errors: Record<string, number>;
   versions: Record<string, number>;
   latencyMs: { p50: number; p99: number; min: number; max: number };
-}
-
-/** Sums the series of `name` whose labels include `labels`, in Prometheus text. */
-function metricSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const got: Record<string, string> = {};
-    for (const m of line.slice(name.length + 1, close).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got[m[1]!] = m[2]!;
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(line.slice(close + 1).trim());
-  }
-  return sum;
 }
 
 const statusText = (o: KubeObject): string => JSON.stringify(o.status ?? {});
