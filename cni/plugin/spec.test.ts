@@ -52,9 +52,15 @@ t.test('network config', async (t) => {
     [JSON.stringify({ ...base, excludeNamespaces: 'kube-system' }), Code.InvalidConfig],
     [JSON.stringify({ ...base, logLevel: 'loud' }), Code.InvalidConfig],
     [JSON.stringify({ ...base, prevResult: 'x' }), Code.InvalidConfig],
+    // Found by the fuzz tier: a null entry was read as an object and came out as internal error 103.
+    [JSON.stringify({ ...base, prevResult: { ips: [null] } }), Code.InvalidConfig],
+    [JSON.stringify({ ...base, prevResult: { ips: [1] } }), Code.InvalidConfig],
+    [JSON.stringify({ ...base, prevResult: { ips: {} } }), Code.InvalidConfig],
+    [JSON.stringify({ ...base, prevResult: { interfaces: [null], ips: [] } }), Code.InvalidConfig],
   ];
   for (const [stdin, want] of cases) t.equal(codeOf(() => parseConfig(stdin, 'ADD')), want, stdin);
   t.throws(() => parseConfig(JSON.stringify({ ...base, timeoutSeconds: -1 }), 'ADD'), /field timeoutSeconds must be a number of seconds/);
+  t.throws(() => parseConfig(JSON.stringify({ ...base, prevResult: { ips: [{}, null] } }), 'ADD'), /field prevResult must have objects in ips, got ips\[1\] null/);
 });
 
 t.test('versions per command', async (t) => {

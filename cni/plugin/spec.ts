@@ -88,6 +88,10 @@ export function compareVersions(a: string, b: string): number {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export interface PluginConfig {
   cniVersion: string;
   name: string;
@@ -130,7 +134,16 @@ export function parseConfig(stdin: string, command: Command): PluginConfig {
   const logLevel = o.logLevel ?? DEFAULTS.logLevel;
   if (typeof logLevel !== 'string' || !LEVELS.includes(logLevel)) throw bad('logLevel', `must be one of ${LEVELS.join(', ')}`);
   const prev = o.prevResult;
-  if (prev !== undefined && (typeof prev !== 'object' || prev === null || Array.isArray(prev))) throw bad('prevResult', 'must be a CNI result object');
+  if (prev !== undefined && !isObject(prev)) throw bad('prevResult', 'must be a CNI result object');
+  // The entries are read (ips[].address, interfaces[].name): a null or a number there is the
+  // previous plugin's mistake, reported as such rather than as our internal error.
+  for (const list of ['ips', 'interfaces'] as const) {
+    const items = prev?.[list];
+    if (items === undefined) continue;
+    if (!Array.isArray(items)) throw bad('prevResult', `must have ${list} as a list, got ${list} ${JSON.stringify(items)}`);
+    const i = items.findIndex((x) => !isObject(x));
+    if (i >= 0) throw bad('prevResult', `must have objects in ${list}, got ${list}[${i}] ${JSON.stringify(items[i])}`);
+  }
   const conf: PluginConfig = {
     cniVersion: version,
     name: o.name,
@@ -139,7 +152,7 @@ export function parseConfig(stdin: string, command: Command): PluginConfig {
     excludeNamespaces: excl as string[],
     logLevel: logLevel as LogLevel,
   };
-  if (prev) conf.prevResult = prev as Record<string, unknown>;
+  if (prev) conf.prevResult = prev;
   return conf;
 }
 

@@ -99,6 +99,16 @@ t.test('every problem is reported, not just the first', async (t) => {
   t.match(err.issues[1], { source: 'f.yaml', document: 2, object: 'Pod b', field: 'metadata.labels.x' });
 });
 
+t.test('an alias without its anchor is a YAML error of its document, not a ReferenceError', async (t) => {
+  // Found by the fuzz tier (test/fuzz/manifest.fuzz.test.ts).
+  const text = `${deployment}---\nkind: *missing\n`;
+  const err = t.throws(() => parseManifests(text, 'f.yaml')) as ManifestError;
+  t.type(err, ManifestError);
+  t.match(err.issues, [{ source: 'f.yaml', document: 2, message: /^invalid YAML: .*alias/i }]);
+  const bomb = `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n`;
+  t.match((t.throws(() => parseManifests(bomb, 'g.yaml')) as ManifestError).issues, [{ document: 1, message: /^invalid YAML: / }], 'an alias bomb too');
+});
+
 t.test('JSON files', async (t) => {
   t.same(parseManifestText('{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}', 'ns.json').map((o) => o.metadata.name), ['demo']);
   t.throws(() => parseManifestText('{"apiVersion":', 'ns.json'), /^ns\.json: document 1: invalid JSON: /);

@@ -81,7 +81,16 @@ export function parseManifests(text: string, source = '<input>'): KubeObject[] {
       issues.push({ source, document, message: `invalid YAML: ${err.message.split('\n')[0] ?? err.message}` });
       return;
     }
-    collect(doc.toJS({ maxAliasCount: 100 }), source, document, out, issues);
+    // toJS throws for what parsing lets through: an alias to an anchor that is not set (yet), or
+    // an alias bomb past maxAliasCount.
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      issues.push({ source, document, message: `invalid YAML: ${(e as Error).message}` });
+      return;
+    }
+    collect(value, source, document, out, issues);
   });
   if (issues.length) throw new ManifestError(issues);
   return out;

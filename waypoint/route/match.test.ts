@@ -23,6 +23,10 @@ t.test('path match kinds', async (t) => {
     [{ kind: { case: 'regex', value: '/v[0-9]+/.*' } }, '/v2/x', true],
     [{ kind: { case: 'regex', value: '/v[0-9]+' } }, '/v2/x', false],
     [{ kind: { case: 'regex', value: '(' } }, '(', false],
+    // RE2 spellings the control plane accepts (found by the fuzz tier: they matched nothing here).
+    [{ kind: { case: 'regex', value: '(?i)/API/.*' } }, '/api/x', true],
+    [{ kind: { case: 'regex', value: '/users/(?P<id>[0-9]+)' } }, '/users/7', true],
+    [{ kind: { case: 'regex', value: '/a\\-b' } }, '/a-b', true],
     [undefined, '/whatever', true],
   ];
   for (const [p, path, want] of rows) t.equal(pathMatches(match({ path: p }).path, path), want, `${JSON.stringify(p?.kind)} vs ${path}`);

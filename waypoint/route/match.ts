@@ -1,19 +1,20 @@
 // Which Route of a RouteConfig takes a request: routes in order, the first whose matches accept it
 // (RouteConfig's contract: matches OR-ed, the fields of one match AND-ed, no matches = all). Pure.
 import type { HeaderMatch, PathMatch, QueryParamMatch, Route, RouteMatch } from '../../lib/proto/gen/ambit/l7/v1/route_pb.js';
+import { compileRe2 } from '../../lib/regex/re2.js';
 import { headerValue, type RouteRequest } from './request.js';
 
 const regexCache = new Map<string, RegExp | null>();
 
-/** RE2 patterns matched against the whole value; a pattern JavaScript cannot compile matches nothing. */
+/**
+ * RE2 patterns matched against the whole value, compiled as the control plane judged them
+ * (lib/regex); a pattern that cannot be compiled matches nothing.
+ */
 export function fullMatch(pattern: string, value: string): boolean {
   let re = regexCache.get(pattern);
   if (re === undefined) {
-    try {
-      re = new RegExp(`^(?:${pattern})$`, 'u');
-    } catch {
-      re = null;
-    }
+    const c = compileRe2(pattern);
+    re = typeof c === 'string' ? null : c;
     if (regexCache.size > 10_000) regexCache.clear();
     regexCache.set(pattern, re);
   }

@@ -8,7 +8,7 @@
 import { byAge, Problems, readMeta, type Meta } from '../objects.js';
 import { DEFAULT_RETRY, GATEWAY_RETRY_ON, HEADER_NAME, HTTP_METHODS, REDIRECT_CODES } from './defaults.js';
 import { Invalid, list, oneOf, optDuration, optInt, optRecord, optString, record, requiredString } from './read.js';
-import { regexProblem } from './regex.js';
+import { regexProblem } from '../../../lib/regex/re2.js';
 import { ObjectReport } from './report.js';
 import type { OrderKey } from './route-order.js';
 import { serviceNamed, type ServiceIndex, type ServiceInfo } from './service-index.js';

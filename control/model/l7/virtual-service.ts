@@ -9,7 +9,7 @@
 import { byAge, Problems, readMeta, type Meta } from '../objects.js';
 import { DEFAULT_RETRY, HEADER_NAME, HTTP_METHODS, RETRY_ON } from './defaults.js';
 import { Invalid, list, optDuration, optInt, optNumber, optRecord, optString, record, requiredString } from './read.js';
-import { regexProblem } from './regex.js';
+import { regexProblem } from '../../../lib/regex/re2.js';
 import { ObjectReport } from './report.js';
 import { hostCovers, resolveHost, type ServiceIndex, type ServiceInfo } from './service-index.js';
 import type { DestinationModel, FaultModel, HeaderMatchModel, HeaderMutationModel, QueryParamMatchModel, RetryModel, RouteMatchModel, RouteModel } from './types.js';

@@ -98,6 +98,8 @@ export class FrameReader {
 
   private data(piece: Buffer): void {
     const h = this.cur!;
+    // A chunk that ends right after the frame header: the pad length is still to come.
+    if (piece.length === 0) return;
     if (this.needPadLength) {
       this.needPadLength = false;
       const pad = piece[0]!;
