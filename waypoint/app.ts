@@ -11,7 +11,7 @@ import { HbonePool } from '../lib/hbone/pool.js';
 import type { Credentials } from '../lib/hbone/tls.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
-import { createMetricsRegistry } from '../lib/telemetry/metrics.js';
+import { createMetricsRegistry, HboneMetrics } from '../lib/telemetry/metrics.js';
 import { RequestMetrics } from '../lib/telemetry/request-metrics.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
 import { healthzRoutes, proxyMetricsRoutes } from '../lib/admin/routes.js';
@@ -119,7 +119,7 @@ export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Pr
       log: log.child({ subsystem: 'http' }),
       replayLimitBytes: 1024 * 1024,
     });
-    const listener = new WaypointListener({ view: state, credentials, handler, clusters, connector, log: log.child({ subsystem: 'listener' }), ...(deps.sniffTimeoutMs !== undefined ? { sniffTimeoutMs: deps.sniffTimeoutMs } : {}) });
+    const listener = new WaypointListener({ view: state, credentials, handler, clusters, connector, log: log.child({ subsystem: 'listener' }), hboneMetrics: new HboneMetrics(registry), ...(deps.sniffTimeoutMs !== undefined ? { sniffTimeoutMs: deps.sniffTimeoutMs } : {}) });
 
     const xds = createXdsClient(state, {
       address: config.xdsAddress,

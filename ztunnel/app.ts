@@ -8,7 +8,7 @@ import type { SockAddr } from '../lib/native/types.js';
 import type net from 'node:net';
 import { AccessLog } from '../lib/telemetry/access-log.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
-import { createMetricsRegistry, TcpMetrics } from '../lib/telemetry/metrics.js';
+import { createMetricsRegistry, HboneMetrics, TcpMetrics } from '../lib/telemetry/metrics.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
 import { healthzRoutes, proxyMetricsRoutes } from '../lib/admin/routes.js';
 import { adminRoutes } from './admin/admin.js';
@@ -96,7 +96,7 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
     const inputs: ProxyInputs = {
       state,
       certs: secrets,
-      telemetry: { metrics: new TcpMetrics(registry), accessLog: new AccessLog(log) },
+      telemetry: { metrics: new TcpMetrics(registry), hbone: new HboneMetrics(registry), accessLog: new AccessLog(log) },
       connections,
       logger: log.child({ subsystem: 'proxy' }),
       originalDst: deps.originalDst ?? getOriginalDst,

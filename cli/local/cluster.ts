@@ -254,7 +254,8 @@ export class LocalCluster {
       if (Date.now() > deadline) throw new Error(`the control plane did not publish ${root} within 60 s; see ${this.l.components}/control.log`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    await this.forwardTo({ name: 'control (metrics, /debug/model)', netns: this.net.control.netns, host: this.net.control.address, port: 15014 });
+    // Loopback inside the namespace: /debug/* answers loopback peers only.
+    await this.forwardTo({ name: 'control (metrics, /debug/model)', netns: this.net.control.netns, host: '127.0.0.1', port: 15014 });
   }
 
   /** Runs an extra component (control plane, node agents) supervised like cluster DNS. */

@@ -1,9 +1,7 @@
 // The agent's side of protocol.ts: an HTTP server on a Unix socket that decodes the plugin's
 // events and hands them to the agent's handlers. Not on the plugin's path (it imports pino).
 import http from 'node:http';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
-import path from 'node:path';
+import { listenUnixSocket } from '../../lib/sys/unix-socket.js';
 import { silentLogger, type Logger } from '../../lib/telemetry/log.js';
 import {
   PATH_ADD, PATH_CHECK, PATH_DEL, PATH_STATUS, PROTOCOL_VERSION, VERSION_HEADER, parsePodEvent,
@@ -53,12 +51,6 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 
 /** Listens on `socketPath` (a stale socket file from a previous run is replaced). */
 export async function startEventServer(socketPath: string, h: EventHandlers, log: Logger = silentLogger()): Promise<EventServer> {
-  mkdirSync(path.dirname(socketPath), { recursive: true });
-  try {
-    if (statSync(socketPath).isSocket()) rmSync(socketPath);
-  } catch {
-    // no stale socket
-  }
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((e: Error) => {
       log.warn({ path: req.url, err: e.message }, 'CNI plugin event failed');
@@ -97,20 +89,17 @@ export async function startEventServer(socketPath: string, h: EventHandlers, log
       send(res, 200, {});
     }
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  // Only root (the runtime running the plugin) may tell the agent about pods.
-  await chmod(socketPath, 0o600);
+  // Only root (the runtime running the plugin) may tell the agent about pods; a stale socket of a
+  // crashed agent is replaced.
+  const file = await listenUnixSocket(server, socketPath, 0o600);
   return {
     socketPath,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await file.remove();
+    },
   };
 }

@@ -1,10 +1,10 @@
-// The HTTP routes: /metrics and /debug/* on 15014, /healthz/ready on 15021.
+// The HTTP routes: /metrics and /debug/* (loopback peers only) on 15014, /healthz/ready on 15021.
 import type { XdsServer } from '../../lib/xds/server.js';
 import { describeCaller, type Caller } from '../ca/authn.js';
 import type { Config } from '../config.js';
 import type { Informer } from '../xds/informer.js';
 import type { ModelSync } from '../xds/model-sync.js';
-import { json, metricsRoute, readinessRoute, text, type Routes } from '../../lib/admin/routes.js';
+import { json, loopbackOnly, metricsRoute, readinessRoute, text, type Handler, type Routes } from '../../lib/admin/routes.js';
 import type { ControlMetrics } from './metrics.js';
 
 export interface ReadinessDeps {
@@ -48,18 +48,23 @@ function modelDump(d: DebugDeps, url: URL): unknown {
   };
 }
 
+const DEBUG_HINT = 'run curl inside the control plane\'s network namespace, or through `kubectl port-forward` or the forward `ambit up` prints';
+
+/** `/metrics` and `/ready` answer anyone; `/debug/*` (the model, callers, config) loopback peers only. */
 export function debugRoutes(d: DebugDeps): Routes {
+  const local = (h: Handler): Handler => loopbackOnly(h, DEBUG_HINT);
   return {
     '/metrics': metricsRoute(d.metrics.registry),
-    '/debug/model': (url) => json(modelDump(d, url)),
-    '/debug/connections': () =>
+    '/debug/model': local((url) => json(modelDump(d, url))),
+    '/debug/connections': local(() =>
       json(
         d.xds.streams().map((s) => {
           const caller = d.callerOf(s.id);
           return { ...s, caller: caller ? describeCaller(caller) : undefined, connectedAt: new Date(s.connectedAt).toISOString() };
         }),
       ),
-    '/debug/config': () => json(d.config),
+    ),
+    '/debug/config': local(() => json(d.config)),
     '/ready': () => (d.ready() ? text('ok\n') : text('not ready\n', 503)),
   };
 }

@@ -55,6 +55,30 @@ export function readinessRoute(check: () => Readiness, readyBody = 'ready\n'): H
   };
 }
 
+/**
+ * Whether a peer address is the host's own loopback: 127.0.0.0/8, ::1, or 127.x written as an
+ * IPv4-mapped IPv6 address (how a dual-stack listener reports an IPv4 peer).
+ */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase();
+  if (a === '::1') return true;
+  const v4 = a.startsWith('::ffff:') ? a.slice('::ffff:'.length) : a;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+/**
+ * A handler that answers loopback peers only; any other peer gets 403 with a body that says how
+ * to reach it. For dumps that must not be readable by every pod that can reach the port.
+ */
+export function loopbackOnly(handler: Handler, hint: string): Handler {
+  return (url, req) => {
+    const peer = req.socket.remoteAddress;
+    if (isLoopbackAddress(peer)) return handler(url, req);
+    return text(`${url.pathname} answers only loopback peers (127.0.0.1, ::1), not ${peer ?? 'an unknown address'}; ${hint}\n`, 403);
+  };
+}
+
 /** The methods a route answers, HEAD included wherever GET is. */
 export function allowedMethods(route: Handler | RouteSpec): string[] {
   const methods = typeof route === 'function' ? ['GET'] : route.methods.map((m) => m.toUpperCase());

@@ -1,9 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import { pino } from 'pino';
 import { Registry, Counter } from 'prom-client';
 import t from 'tap';
-import { dispatch, json, metricsRoute, readinessRoute, text, type Routes } from './routes.js';
+import { dispatch, isLoopbackAddress, json, loopbackOnly, metricsRoute, readinessRoute, text, type Routes } from './routes.js';
 import { startAdminServer, type AdminServer } from './server.js';
 
 interface Answer {
@@ -12,9 +13,9 @@ interface Answer {
   body: string;
 }
 
-function request(s: AdminServer, method: string, path: string): Promise<Answer> {
+function request(s: AdminServer, method: string, path: string, via?: { host: string; localAddress: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: s.host, port: s.port, method, path, agent: false }, (res) => {
+    const req = http.request({ host: via?.host ?? s.host, port: s.port, method, path, agent: false, ...(via ? { localAddress: via.localAddress } : {}) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -143,4 +144,46 @@ t.test('close lets an answer in flight finish, then drops idle connections', asy
   t.ok(closed);
   await t.rejects(request(s, 'GET', '/fast'), 'no new requests after close');
   idle.destroy();
+});
+
+t.test('loopback peers: which addresses count', async (t) => {
+  const cases: Array<[string | undefined, boolean]> = [
+    ['127.0.0.1', true],
+    ['127.3.2.1', true],
+    ['::1', true],
+    ['::ffff:127.0.0.1', true],
+    ['::FFFF:127.0.0.9', true],
+    ['10.0.0.1', false],
+    ['192.0.2.2', false],
+    ['::ffff:10.0.0.1', false],
+    ['fd00::1', false],
+    ['::', false],
+    ['0.0.0.0', false],
+    ['127.0.0.1.evil', false],
+    ['', false],
+    [undefined, false],
+  ];
+  for (const [address, loopback] of cases) t.equal(isLoopbackAddress(address), loopback, `${String(address)}`);
+});
+
+t.test('a loopback-only route refuses other peers with 403 and says why', async (t) => {
+  const routes: Routes = { '/debug/x': loopbackOnly(() => text('secret\n'), 'use the port-forward'), '/open': () => text('open\n') };
+  const s = await startAdminServer({ name: 'monitoring', host: '0.0.0.0', port: 0, routes, log: pino({ level: 'silent' }) });
+  t.teardown(() => s.close());
+  const local = await request(s, 'GET', '/debug/x', { host: '127.0.0.1', localAddress: '127.0.0.1' });
+  t.equal(local.status, 200, 'a loopback peer is served');
+  t.equal(local.body, 'secret\n');
+  // A peer whose source is one of this host's other addresses is not a loopback peer.
+  const other = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (other) {
+    const far = await request(s, 'GET', '/debug/x', { host: other, localAddress: other });
+    t.equal(far.status, 403, `a peer at ${other} is refused`);
+    t.equal(far.body, `/debug/x answers only loopback peers (127.0.0.1, ::1), not ${other}; use the port-forward\n`);
+    t.equal((await request(s, 'GET', '/open', { host: other, localAddress: other })).status, 200, 'other routes stay open');
+  } else t.comment('this host has no non-loopback IPv4 address; only the direct handler check below runs');
+  // The handler itself, with a peer address no local interface could give.
+  const reply = await loopbackOnly(() => text('secret\n'), 'hint')(new URL('http://admin/debug/x'), { socket: { remoteAddress: '10.9.8.7' } } as http.IncomingMessage);
+  t.match(reply, { status: 403, body: /not 10\.9\.8\.7; hint/ });
 });

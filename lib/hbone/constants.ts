@@ -25,6 +25,10 @@ export const KEEPALIVE_TIMEOUT_MS = 20_000;
 
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** TLS handshakes in progress per HBONE listener before new sockets are shed. */
+export const HBONE_MAX_HANDSHAKES_PER_LISTENER = 128;
+/** At that cap, a handshake in progress this long is reset to make room (a real one takes milliseconds). */
+export const HBONE_STALE_HANDSHAKE_MS = 1_000;
 
 export const POOL_MAX_STREAMS_PER_CONNECTION = 100;
 export const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;

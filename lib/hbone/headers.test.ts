@@ -65,9 +65,36 @@ t.test('baggage', async (t) => {
   t.same(parseBaggage(b), full, 'round trip');
   t.equal(buildBaggage({ namespace: 'demo', serviceName: '', workloadType: 'pod', workloadName: 'p' }), 'k8s.namespace.name=demo,k8s.pod.name=p', 'empty items left out');
   t.equal(buildBaggage({ serviceName: 'a b,c;d%' }), 'service.name=a%20b%2Cc%3Bd%25');
-  t.same(parseBaggage('service.name=a%20b%2Cc%3Bd%25'), { serviceName: 'a b,c;d%' });
+  t.same(parseBaggage('service.name=a%20b%2Cc%3Bd%25'), {}, 'decoded, then refused: not a label value');
+  t.same(parseBaggage('service.name=reviews%2Dv2'), { serviceName: 'reviews-v2' }, 'percent-encoded valid values are decoded');
   t.same(parseBaggage(' k8s.job.name = j ;prop=1 , unknown=x, k8s.thing.name=y, bad'), { workloadType: 'job', workloadName: 'j' });
   t.same(parseBaggage(''), {});
+});
+
+t.test('baggage from a hostile peer: only valid values of known keys', async (t) => {
+  const long63 = 'a'.repeat(63);
+  const cases: Array<[string, string, object]> = [
+    ['a value with spaces', 'service.name=a%20b', {}],
+    ['a quote and angle brackets', 'service.name=%3Cscript%3E%22', {}],
+    ['a NUL byte', 'k8s.namespace.name=demo%00x', {}],
+    ['a newline', 'service.version=v1%0Aevil="1"', {}],
+    ['non-ASCII', 'service.name=r%C3%A9views', {}],
+    ['a label value of 64 characters', `service.name=${'a'.repeat(64)}`, {}],
+    ['a label value of 63 characters', `service.name=${long63}`, { serviceName: long63 }],
+    ['a namespace with capitals', 'k8s.namespace.name=Demo', {}],
+    ['a namespace of 64 characters', `k8s.namespace.name=${'n'.repeat(64)}`, {}],
+    ['a workload name with a dot', 'k8s.deployment.name=api.v1', { workloadType: 'deployment', workloadName: 'api.v1' }],
+    ['a workload name of 254 characters', `k8s.deployment.name=${'w'.repeat(254)}`, {}],
+    ['a workload name starting with "-"', 'k8s.pod.name=-x', {}],
+    ['an unknown workload type', 'k8s.replicaset.name=rs', {}],
+    ['a key Istio does not write', 'user.id=12345', {}],
+    ['a valid item next to an invalid one', 'k8s.namespace.name=demo,service.name=a%20b', { namespace: 'demo' }],
+    ['a cluster name as Istio sets it', 'k8s.cluster.name=Kubernetes', { clusterName: 'Kubernetes' }],
+    ['a broken percent escape', 'service.name=%ZZ', {}],
+    ['a header of 2049 bytes', `service.name=reviews,user.pad=${'x'.repeat(2049 - 'service.name=reviews,user.pad='.length)}`, {}],
+    ['a header of 2048 bytes', `service.name=reviews,user.pad=${'x'.repeat(2048 - 'service.name=reviews,user.pad='.length)}`, { serviceName: 'reviews' }],
+  ];
+  for (const [what, header, want] of cases) t.same(parseBaggage(header), want, what);
 });
 
 t.test('traceparent', async (t) => {

@@ -1,6 +1,7 @@
 // The HBONE request headers besides `:authority`: forwarded, baggage, traceparent.
 // Pure builders and parsers.
 import { randomBytes } from 'node:crypto';
+import { namespaceProblem, serviceAccountProblem } from '../identity/spiffe.js';
 
 // === forwarded ===
 
@@ -82,10 +83,35 @@ export function buildBaggage(f: BaggageFields): string {
     .join(',');
 }
 
-/** Reads the keys ztunnel writes; other members and member properties (`;…`) are ignored. */
+/** A longer baggage header is ignored as a whole: Istio's own is a few hundred bytes. */
+export const MAX_BAGGAGE_LENGTH = 2048;
+
+// The values become metric labels, so each must look like what it names: Kubernetes namespaces are
+// DNS-1123 labels, workload names DNS-1123 subdomains, the rest label values. Anything else (and
+// every key Istio does not write) is dropped, so a peer cannot mint label values of its choosing.
+const LABEL_VALUE_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const validName = (v: string): boolean => v.length <= 253 && serviceAccountProblem(v) === undefined;
+const validLabel = (v: string): boolean => LABEL_VALUE_RE.test(v);
+const validNamespace = (v: string): boolean => namespaceProblem(v) === undefined;
+
+type FieldKey = Exclude<keyof BaggageFields, 'workloadType'>;
+const KEYS: ReadonlyMap<string, { field: FieldKey; valid: (v: string) => boolean }> = new Map([
+  ['k8s.cluster.name', { field: 'clusterName', valid: validLabel }],
+  ['k8s.namespace.name', { field: 'namespace', valid: validNamespace }],
+  ['service.name', { field: 'serviceName', valid: validLabel }],
+  ['service.version', { field: 'serviceVersion', valid: validLabel }],
+  ['cloud.region', { field: 'region', valid: validLabel }],
+  ['cloud.availability_zone', { field: 'zone', valid: validLabel }],
+]);
+
+/**
+ * Reads the keys ztunnel writes; other members and member properties (`;…`) are ignored, so is a
+ * value that is not a valid name for its key (its label becomes "unknown") and a header longer
+ * than MAX_BAGGAGE_LENGTH.
+ */
 export function parseBaggage(value: string | undefined): BaggageFields {
   const out: BaggageFields = {};
-  if (!value) return out;
+  if (!value || value.length > MAX_BAGGAGE_LENGTH) return out;
   for (const member of value.split(',')) {
     const kv = member.split(';')[0] ?? '';
     const eq = kv.indexOf('=');
@@ -93,16 +119,16 @@ export function parseBaggage(value: string | undefined): BaggageFields {
     const key = kv.slice(0, eq).trim();
     const v = decodeValue(kv.slice(eq + 1).trim());
     if (v === '') continue;
+    const known = KEYS.get(key);
+    if (known) {
+      if (known.valid(v)) out[known.field] = v;
+      continue;
+    }
     const wl = /^k8s\.([a-z]+)\.name$/.exec(key);
-    if (key === 'k8s.cluster.name') out.clusterName = v;
-    else if (key === 'k8s.namespace.name') out.namespace = v;
-    else if (wl && (WORKLOAD_TYPES as readonly string[]).includes(wl[1]!)) {
+    if (wl && (WORKLOAD_TYPES as readonly string[]).includes(wl[1]!) && validName(v)) {
       out.workloadType = wl[1] as WorkloadType;
       out.workloadName = v;
-    } else if (key === 'service.name') out.serviceName = v;
-    else if (key === 'service.version') out.serviceVersion = v;
-    else if (key === 'cloud.region') out.region = v;
-    else if (key === 'cloud.availability_zone') out.zone = v;
+    }
   }
   return out;
 }

@@ -11,6 +11,8 @@ import {
   H2_SERVER_MAX_CONCURRENT_STREAMS,
   H2_SERVER_MAX_HEADER_LIST,
   H2_STREAM_WINDOW,
+  HBONE_MAX_HANDSHAKES_PER_LISTENER,
+  HBONE_STALE_HANDSHAKE_MS,
   TLS_HANDSHAKE_TIMEOUT_MS,
 } from './constants.js';
 import { HboneError, errorMessage } from './errors.js';
@@ -30,6 +32,19 @@ export interface HboneServerOptions {
   logger?: Logger;
   keepAlive?: KeepAliveOptions;
   handshakeTimeoutMs?: number;
+  /**
+   * TLS handshakes one listener runs at a time (default HBONE_MAX_HANDSHAKES_PER_LISTENER); a
+   * socket accepted beyond it is reset at once, so a flood of sockets that never finish their
+   * handshake cannot take the CPU and memory that real clients need.
+   */
+  maxHandshakesPerListener?: number;
+  /**
+   * At the cap, a handshake in progress this long (default HBONE_STALE_HANDSHAKE_MS) is reset to
+   * make room for the new socket, so sockets that never finish cannot lock real clients out.
+   */
+  staleHandshakeMs?: number;
+  /** Called for each socket shed by that cap (ambit_hbone_handshakes_shed_total). */
+  onHandshakeShed?: () => void;
   contexts?: TlsContextCache;
 }
 
@@ -43,6 +58,10 @@ export interface HboneServerStats {
   handshakeFailures: number;
   /** Verified certificates refused after the handshake (trust domain, no SPIFFE id, no h2). */
   peerRefusals: number;
+  /** Sockets reset because their listener had maxHandshakesPerListener in progress: new ones, and stale ones evicted for them. */
+  handshakesShed: number;
+  /** Handshakes in progress now, all listeners together. */
+  handshakesActive: number;
   streamsOpened: number;
   streamsActive: number;
   streamsRefused: number;
@@ -54,7 +73,17 @@ interface Listener {
   server: net.Server;
   owned: boolean;
   onConnection: (raw: net.Socket) => void;
+  /** Handshakes in progress on this listener, oldest first, by the socket's 4-tuple (the TLS socket reports the same one). */
+  handshaking: Map<string, Handshake>;
 }
+
+interface Handshake {
+  raw: net.Socket;
+  startedAt: number;
+  done: () => void;
+}
+
+const tupleKey = (s: net.Socket): string => `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 
 export class HboneServer {
   private readonly log: Logger;
@@ -73,18 +102,27 @@ export class HboneServer {
     connectionsActive: 0,
     handshakeFailures: 0,
     peerRefusals: 0,
+    handshakesShed: 0,
+    handshakesActive: 0,
     streamsOpened: 0,
     streamsActive: 0,
     streamsRefused: 0,
     refusedByStatus: {},
   };
   private readonly host: StreamHost;
+  private readonly maxHandshakes: number;
+  private readonly staleHandshakeMs: number;
 
   constructor(private readonly opts: HboneServerOptions) {
     if (typeof opts?.credentials !== 'function') throw new HboneError('HBONE_INVALID_ARGUMENT', 'HboneServer: options.credentials must be a function (localAddress) => Credentials');
     if (typeof opts.onConnect !== 'function') throw new HboneError('HBONE_INVALID_ARGUMENT', 'HboneServer: options.onConnect must be a function');
     this.log = (opts.logger ?? silentLogger()).child({ subsystem: 'hbone-server' });
     this.contexts = opts.contexts ?? defaultContextCache;
+    this.maxHandshakes = opts.maxHandshakesPerListener ?? HBONE_MAX_HANDSHAKES_PER_LISTENER;
+    if (!(Number.isInteger(this.maxHandshakes) && this.maxHandshakes > 0)) {
+      throw new HboneError('HBONE_INVALID_ARGUMENT', `HboneServer: maxHandshakesPerListener must be a positive integer, got ${this.maxHandshakes}`);
+    }
+    this.staleHandshakeMs = opts.staleHandshakeMs ?? HBONE_STALE_HANDSHAKE_MS;
     this.engines = new TlsEngines(this.contexts, opts.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, {
       secure: (s, entry) => this.onSecure(s, entry),
       failed: (err, s, entry) => {
@@ -121,9 +159,8 @@ export class HboneServer {
     if (this.state !== 'open') throw new HboneError('HBONE_CLOSED', 'HboneServer.listen: the server is draining or closed');
     const owned = !('server' in target);
     const server = owned ? net.createServer() : target.server;
-    const onConnection = (raw: net.Socket): void => void this.accept(raw);
-    server.on('connection', onConnection);
-    const listener: Listener = { server, owned, onConnection };
+    const listener: Listener = { server, owned, onConnection: (raw) => void this.accept(raw, listener), handshaking: new Map() };
+    server.on('connection', listener.onConnection);
     this.listeners.push(listener);
     try {
       if (!server.listening) {
@@ -148,7 +185,8 @@ export class HboneServer {
   }
 
   stats(): HboneServerStats {
-    return { ...this.counters, connectionsActive: this.sessions.size, refusedByStatus: { ...this.counters.refusedByStatus } };
+    const handshakesActive = this.listeners.reduce((n, l) => n + l.handshaking.size, 0);
+    return { ...this.counters, connectionsActive: this.sessions.size, handshakesActive, refusedByStatus: { ...this.counters.refusedByStatus } };
   }
 
   /** Live tunnels (those that got 200 and are still copying). */
@@ -214,16 +252,36 @@ export class HboneServer {
     if (i >= 0) this.listeners.splice(i, 1);
   }
 
-  private async accept(raw: net.Socket): Promise<void> {
+  private async accept(raw: net.Socket, listener: Listener): Promise<void> {
     if (this.state !== 'open') return void raw.destroy();
-    this.counters.connectionsAccepted++;
     raw.on('error', () => {}); // reported through tlsClientError once TLS owns the socket
+    if (listener.handshaking.size >= this.maxHandshakes) {
+      const oldest = listener.handshaking.values().next().value!;
+      this.counters.handshakesShed++;
+      this.opts.onHandshakeShed?.();
+      if (Date.now() - oldest.startedAt < this.staleHandshakeMs) return void raw.resetAndDestroy();
+      oldest.done();
+      oldest.raw.resetAndDestroy();
+    }
+    this.counters.connectionsAccepted++;
     raw.setNoDelay(true); // the HTTP/2 layer batches its writes itself
     const local = sockAddrOf(raw.localAddress, raw.localPort);
     const peer = sockAddrOf(raw.remoteAddress, raw.remotePort);
     if (!local || !peer) return void raw.destroy();
     this.sockets.add(raw);
-    raw.once('close', () => this.sockets.delete(raw));
+    const key = tupleKey(raw);
+    const hs: Handshake = {
+      raw,
+      startedAt: Date.now(),
+      done: () => {
+        if (listener.handshaking.get(key) === hs) listener.handshaking.delete(key);
+      },
+    };
+    listener.handshaking.set(key, hs);
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      hs.done();
+    });
     let engine: TlsEngine;
     try {
       engine = this.engines.get(await this.opts.credentials(local));
@@ -236,6 +294,8 @@ export class HboneServer {
   }
 
   private onSecure(sock: tls.TLSSocket, entry: CredentialEntry): void {
+    const key = tupleKey(sock);
+    for (const l of this.listeners) l.handshaking.get(key)?.done();
     const peer = sockAddrOf(sock.remoteAddress, sock.remotePort);
     const local = sockAddrOf(sock.localAddress, sock.localPort);
     const refuse = (reason: string): void => {

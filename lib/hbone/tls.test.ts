@@ -2,8 +2,10 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
+import { pino } from 'pino';
 import t from 'tap';
 import { dial } from './client.js';
+import { HboneServer } from './server.js';
 import { checkClientIdentity, checkServerIdentity, peerUriSans, serverTlsOptions, TlsContextCache, validateCredentials } from './tls.js';
 import { createTestPki } from './testkit.js';
 
@@ -11,11 +13,22 @@ const SERVER_ID = 'spiffe://cluster.local/ns/demo/sa/server';
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 
 t.test('identity checks', async (t) => {
-  t.same(checkClientIdentity([CLIENT_ID], 'cluster.local'), { ok: true, identity: CLIENT_ID });
-  t.same(checkClientIdentity(['spiffe://other.example/x', CLIENT_ID], 'cluster.local'), { ok: false, reason: 'client certificate\'s first URI SAN "spiffe://other.example/x" is not a SPIFFE workload identity' });
-  t.match(checkClientIdentity(['spiffe://other.example/ns/a/sa/b'], 'cluster.local'), { ok: false, reason: /not in trust domain "cluster.local"/ });
-  t.match(checkClientIdentity([], 'cluster.local'), { ok: false, reason: /no URI SAN/ });
-  t.match(checkClientIdentity(['spiffe://cluster.local/workload/x'], 'cluster.local'), { ok: false, reason: /not a SPIFFE workload identity/ });
+  const cases: Array<[string, string[], { ok: true; identity: string } | RegExp]> = [
+    ['one SPIFFE id in the trust domain', [CLIENT_ID], { ok: true, identity: CLIENT_ID }],
+    ['no URI SAN', [], /^client certificate has no URI SAN; an HBONE client must present one SPIFFE id$/],
+    ['two URI SANs, the first foreign', ['spiffe://other.example/ns/a/sa/b', CLIENT_ID], /^client certificate has 2 URI SANs \(spiffe:\/\/other\.example\/ns\/a\/sa\/b, spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client\); an HBONE client must present exactly one SPIFFE id$/],
+    ['two URI SANs, both ours', [CLIENT_ID, 'spiffe://cluster.local/ns/admin/sa/root'], /has 2 URI SANs/],
+    ['the same URI twice', [CLIENT_ID, CLIENT_ID], /has 2 URI SANs/],
+    ['a non-SPIFFE URI', ['https://cluster.local/ns/demo/sa/client'], /URI SAN "https:\/\/cluster\.local\/ns\/demo\/sa\/client" is not a SPIFFE workload identity/],
+    ['a SPIFFE id not in Istio shape', ['spiffe://cluster.local/workload/x'], /not a SPIFFE workload identity \(spiffe:\/\/<trust domain>\/ns\/<namespace>\/sa\/<service account>\)$/],
+    ['a foreign trust domain', ['spiffe://other.example/ns/demo/sa/client'], /^client identity spiffe:\/\/other\.example\/ns\/demo\/sa\/client is in trust domain "other\.example", not in "cluster\.local"$/],
+    ['a trust domain that only starts like ours', ['spiffe://cluster.local.evil/ns/demo/sa/client'], /in trust domain "cluster\.local\.evil"/],
+  ];
+  for (const [what, uris, want] of cases) {
+    const v = checkClientIdentity(uris, 'cluster.local');
+    if (want instanceof RegExp) t.match(v, { ok: false, reason: want }, what);
+    else t.same(v, want, what);
+  }
   t.same(checkServerIdentity(['spiffe://td/ns/a/sa/x', SERVER_ID], [SERVER_ID]), { ok: true, identity: SERVER_ID }, 'any URI SAN may match');
   t.match(checkServerIdentity([SERVER_ID], ['spiffe://cluster.local/ns/demo/sa/other']), { ok: false, reason: /presented .*server; expected one of .*other/ });
   t.match(checkServerIdentity([], [SERVER_ID]), { ok: false, reason: /no URI SAN/ });
@@ -94,4 +107,37 @@ t.test('handshake: TLS 1.3, AES-GCM, ALPN h2, no SNI, no resumption', async (t) 
     }),
     'ChaCha20 is not offered by the server',
   );
+});
+
+t.test('the server refuses client certificates whose URI SANs are not one SPIFFE id of its trust domain', async (t) => {
+  const pki = await createTestPki();
+  const serverCreds = await pki.issue(SERVER_ID);
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const server = new HboneServer({ credentials: () => serverCreds, onConnect: async () => ({ status: 503, reason: 'not used' }), logger });
+  const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  // Every certificate is signed by the server's own CA: only the identity check can refuse.
+  const cases: Array<[string, string, string[], RegExp]> = [
+    ['a second SPIFFE id', CLIENT_ID, ['spiffe://cluster.local/ns/admin/sa/root'], /has 2 URI SANs/],
+    ['a second, foreign SPIFFE id', 'spiffe://other.example/ns/demo/sa/client', [CLIENT_ID], /has 2 URI SANs/],
+    ['a non-SPIFFE URI', 'https://example.com/client', [], /URI SAN "https:\/\/example\.com\/client" is not a SPIFFE workload identity/],
+    ['a foreign trust domain', 'spiffe://other.example/ns/demo/sa/client', [], /is in trust domain "other\.example", not in "cluster\.local"/],
+  ];
+  for (const [what, first, extraUris, reason] of cases) {
+    const creds = await pki.issue(first, { extraUris });
+    const before = server.stats().peerRefusals;
+    // A plain TLS client: lib/hbone's own refuses to present a certificate without a SPIFFE id.
+    const s = tls.connect({ host: '127.0.0.1', port, cert: creds.certChainPem.join(''), key: creds.keyPem, ca: creds.rootsPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    s.on('error', () => {});
+    await once(s, 'secureConnect');
+    await once(s, 'close');
+    t.pass(`${what}: the server closed the connection after the handshake`);
+    t.equal(server.stats().peerRefusals, before + 1, `${what}: counted as a peer refusal`);
+    const line = lines.map((l) => JSON.parse(l) as { msg: string; reason?: string }).filter((l) => l.msg === 'HBONE connection refused').at(-1);
+    t.match(line?.reason, reason, `${what}: the log says why`);
+  }
+  const good = await dial({ host: '127.0.0.1', port, credentials: await pki.issue(CLIENT_ID), expectedIdentities: [SERVER_ID] });
+  t.ok(good, 'one SPIFFE id of the trust domain is accepted');
+  good.session.destroy();
 });

@@ -182,15 +182,21 @@ export function peerUriSans(peer: PeerCertificateLike | null | undefined): strin
 
 export type PeerVerdict = { ok: true; identity: string } | { ok: false; reason: string };
 
-/** Server side: some URI SAN must be a SPIFFE id in our trust domain; the first URI SAN is the identity. */
+/**
+ * Server side: the client certificate must carry exactly one URI SAN, a SPIFFE workload id in our
+ * trust domain. A second URI could make two readers of one certificate see two identities (the CA
+ * never issues one), so it is refused rather than guessed at.
+ */
 export function checkClientIdentity(uris: readonly string[], trustDomain: string): PeerVerdict {
-  if (uris.length === 0) return { ok: false, reason: 'client certificate has no URI SAN' };
-  if (!uris.some((u) => trustDomainOf(u) === trustDomain)) {
-    return { ok: false, reason: `client identity ${uris.join(', ')} is not in trust domain "${trustDomain}"` };
+  if (uris.length === 0) return { ok: false, reason: 'client certificate has no URI SAN; an HBONE client must present one SPIFFE id' };
+  if (uris.length > 1) {
+    return { ok: false, reason: `client certificate has ${uris.length} URI SANs (${uris.join(', ')}); an HBONE client must present exactly one SPIFFE id` };
   }
-  const first = uris[0]!;
-  if (!tryParseSpiffeId(first)) return { ok: false, reason: `client certificate's first URI SAN "${first}" is not a SPIFFE workload identity` };
-  return { ok: true, identity: first };
+  const uri = uris[0]!;
+  const id = tryParseSpiffeId(uri);
+  if (!id) return { ok: false, reason: `client certificate's URI SAN "${uri}" is not a SPIFFE workload identity (spiffe://<trust domain>/ns/<namespace>/sa/<service account>)` };
+  if (id.trustDomain !== trustDomain) return { ok: false, reason: `client identity ${uri} is in trust domain "${id.trustDomain}", not in "${trustDomain}"` };
+  return { ok: true, identity: id.uri };
 }
 
 /** Client side: at least one URI SAN of the server must be an expected identity. DNS names are not checked. */

@@ -151,6 +151,19 @@ export class TcpMetrics {
   }
 }
 
+/** The HBONE server's own counters (Ambit's, no Istio equivalent). */
+export class HboneMetrics {
+  readonly handshakesShed: Counter;
+
+  constructor(registry: Registry) {
+    this.handshakesShed = new Counter({
+      name: 'ambit_hbone_handshakes_shed_total',
+      help: 'Sockets reset on accept because their HBONE listener already had the maximum number of TLS handshakes in progress',
+      registers: [registry],
+    });
+  }
+}
+
 export interface RegistryOptions {
   /** istio_build{component, tag}. */
   component: string;

@@ -3,9 +3,9 @@
 // ztunnel) and Dels (to all of them, so an old and a new ztunnel during a rolling restart both
 // drop the pod). Strict lock-step: one request in flight per connection, the next only after the Ack.
 import { EventEmitter } from 'node:events';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
+import { listenUnixSocket, type UnixSocketFile } from '../sys/unix-socket.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
 import { FramedConnection } from './conn.js';
 import { ZdsError } from './errors.js';
@@ -60,6 +60,7 @@ export class ZdsServer extends EventEmitter {
   private readonly helloTimeoutMs: number;
   private readonly maxFrameBytes: number;
   private server: net.Server | undefined;
+  private socketFile: UnixSocketFile | undefined;
   private readonly peers: Peer[] = [];
   private pods = new Map<string, ZdsPod>();
   private nextId = 1;
@@ -74,19 +75,12 @@ export class ZdsServer extends EventEmitter {
 
   async start(): Promise<void> {
     const file = this.opts.socketPath;
-    await mkdir(path.dirname(file), { recursive: true });
-    // A socket file left by a crashed agent blocks listen(); anything else there is not ours to delete.
+    // A socket file left by a crashed agent is replaced; anything else there is not ours to delete.
     const st = await stat(file).catch(() => undefined);
-    if (st?.isSocket()) await rm(file, { force: true });
-    else if (st) throw new ZdsError('INVALID', `ZDS socket path ${file} exists and is not a socket; remove it or choose another path`);
+    if (st && !st.isSocket()) throw new ZdsError('INVALID', `ZDS socket path ${file} exists and is not a socket; remove it or choose another path`);
     const server = net.createServer((sock) => this.accept(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(file, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // 0600, as the CNI event socket: only root (ztunnel) may receive pods' network namespaces.
+    this.socketFile = await listenUnixSocket(server, file, 0o600);
     server.on('error', (err) => this.log.error({ err: err.message, socket: file }, 'ZDS server error'));
     this.server = server;
     this.log.info({ socket: file }, 'ZDS server listening');
@@ -97,7 +91,8 @@ export class ZdsServer extends EventEmitter {
     this.server = undefined;
     for (const p of [...this.peers]) p.conn.close(new ZdsError('CLOSED', 'ZDS server shutting down'));
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(this.opts.socketPath, { force: true });
+    await this.socketFile?.remove();
+    this.socketFile = undefined;
   }
 
   /** Replaces the pods every newly connecting ztunnel receives as its snapshot; sends nothing now. */

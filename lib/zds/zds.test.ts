@@ -1,5 +1,5 @@
 // ZdsServer and ZdsClient over a real Unix socket in a temporary directory.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,9 @@ async function rawClient(socketPath: string): Promise<{ sock: net.Socket; frames
 }
 
 t.test('ZDS over a Unix socket', async (t) => {
+  // Under umask 0 a socket made without a chmod would be 0777: the test proves the chmod.
+  const umask = process.umask(0);
+  t.teardown(() => void process.umask(umask));
   const dir = await mkdtemp(path.join(os.tmpdir(), `ambit-zds-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const socketPath = path.join(dir, 'ztunnel.sock');
@@ -73,6 +76,11 @@ t.test('ZDS over a Unix socket', async (t) => {
     c.start();
     return c;
   };
+
+  await t.test('the socket is 0600 from the moment it exists at its path', async (t) => {
+    t.equal((await stat(socketPath)).mode & 0o777, 0o600, 'mode 0600 although this test runs with umask 0');
+    t.same((await readdir(dir)).sort(), ['ztunnel.sock'], 'no staging name left behind');
+  });
 
   await t.test('no ztunnel: add is refused, the pod still joins the snapshot', async (t) => {
     await t.rejects(server.add(pod('early')), { code: 'NO_ZTUNNEL', message: /no ztunnel is connected to .*ztunnel.sock/ });

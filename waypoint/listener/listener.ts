@@ -12,6 +12,7 @@ import { HboneServer, type ConnectRequest, type ConnectResult } from '../../lib/
 import type { Credentials } from '../../lib/hbone/tls.js';
 import { formatHostPort } from '../../lib/net/host-port.js';
 import type { Logger } from '../../lib/telemetry/log.js';
+import type { HboneMetrics } from '../../lib/telemetry/metrics.js';
 import type { ServiceInfo, WaypointView } from '../state/types.js';
 import type { TunnelConnector } from '../upstream/connector.js';
 import type { ClusterManager } from '../upstream/cluster.js';
@@ -26,6 +27,7 @@ export interface ListenerDeps {
   clusters: ClusterManager;
   connector: TunnelConnector;
   log: Logger;
+  hboneMetrics?: HboneMetrics;
   /**
    * How long to wait for the client's first bytes before treating the connection as TCP: a
    * server-first protocol (the server speaks first) sends nothing until then.
@@ -88,7 +90,12 @@ export class WaypointListener {
   readonly #stats: ListenerStats = { http1: 0, h2: 0, tcp: 0, refused: 0 };
 
   constructor(private readonly d: ListenerDeps) {
-    this.hbone = new HboneServer({ credentials: () => d.credentials(), onConnect: (r) => this.#onConnect(r), logger: d.log });
+    this.hbone = new HboneServer({
+      credentials: () => d.credentials(),
+      onConnect: (r) => this.#onConnect(r),
+      logger: d.log,
+      ...(d.hboneMetrics ? { onHandshakeShed: () => d.hboneMetrics!.handshakesShed.inc() } : {}),
+    });
     // Route and retry timeouts govern requests; the servers' own would cut long gRPC streams.
     this.#http1 = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 60_000 });
     this.#http1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -4,6 +4,7 @@
 import type net from 'node:net';
 import { formatHostPort, formatSockAddr } from '../../lib/hbone/authority.js';
 import { parseBaggage, parseForwarded } from '../../lib/hbone/headers.js';
+import { tryParseSpiffeId } from '../../lib/identity/spiffe.js';
 import type { ConnectHandler, ConnectRequest, ConnectResult } from '../../lib/hbone/server.js';
 import type { PeerLabels, TcpConnectionLabels } from '../../lib/telemetry/metrics.js';
 import { authorize, type Connection } from '../rbac/authorize.js';
@@ -23,9 +24,15 @@ export function guessService(state: StateView, local: WorkloadView, port: number
   return state.servicesOf(local).find((s) => [...s.ports.keys()].some((sp) => state.targetPortFor(s, local, sp) === port));
 }
 
-/** Source labels from the baggage header when the source IP names no workload we know. */
-function baggageLabels(baggage: string | undefined): PeerLabels {
+/**
+ * Source labels from the baggage header when the source IP names no workload we know. parseBaggage
+ * keeps only valid names; baggage naming another namespace than the peer's certificate is a lie
+ * and ignored whole.
+ */
+export function baggageLabels(baggage: string | undefined, peerIdentity: string): PeerLabels {
   const b = parseBaggage(baggage);
+  const peerNamespace = tryParseSpiffeId(peerIdentity)?.namespace;
+  if (b.namespace !== undefined && b.namespace !== peerNamespace) return {};
   return { workload: b.workloadName, namespace: b.namespace, canonicalService: b.serviceName, canonicalRevision: b.serviceVersion, cluster: b.clusterName };
 }
 
@@ -60,7 +67,7 @@ export function inboundHandler(inputs: ProxyInputs, pod: PodContext): ConnectHan
     const service = guessService(state, local, port, fwd.host);
     const labels: TcpConnectionLabels = {
       reporter: 'destination',
-      source: src ? peerLabels(src, req.peerIdentity) : { ...baggageLabels(req.baggage), principal: req.peerIdentity },
+      source: src ? peerLabels(src, req.peerIdentity) : { ...baggageLabels(req.baggage, req.peerIdentity), principal: req.peerIdentity },
       destination: peerLabels(local, pod.identity),
       destinationService: serviceLabels(service),
       mtls: true,

@@ -76,6 +76,7 @@ export class PodProxy {
       credentials: () => inputs.certs.get(info.identity),
       onConnect: this.inbound,
       logger: log,
+      onHandshakeShed: () => inputs.telemetry.hbone?.handshakesShed.inc(),
       ...(opts.keepAlive ? { keepAlive: opts.keepAlive } : {}),
     });
   }

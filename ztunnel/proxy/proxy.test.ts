@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
+import { HbonePool } from '../../lib/hbone/pool.js';
 import { createTestPki } from '../../lib/hbone/testkit.js';
 import type { Credentials } from '../../lib/hbone/tls.js';
 import { startConnectInNetns } from '../../lib/native/index.js';
@@ -238,6 +239,49 @@ t.test('per-pod proxy on loopback', async (t) => {
     t.ok(lines.some((l) => l.response_flags === 'DENY' && /^AuthorizationPolicyRejection: /.test(String(l.error))), `the new connection refused by the policy: ${JSON.stringify(lines)}`);
     t.match(await registry.metrics(), /istio_tcp_connections_closed_total\{reporter="destination",[^}]*response_flags="DENY",connection_security_policy="unknown"\} 1/);
     state.applyAuthorizations([], ['demo/no-201']);
+  });
+
+  await t.test('baggage from a source unknown to xDS: hostile values cannot mint metric series', async (t) => {
+    const pool = new HbonePool();
+    t.teardown(() => pool.close());
+    const stranger = id('stranger');
+    const from = '127.0.1.230';
+    const tunnel = async (baggage: string): Promise<void> => {
+      const s = await pool.connect({
+        sourceIdentity: stranger,
+        destinationIdentities: [id('backend')],
+        destination: `${B}:${hbonePort}`,
+        authority: `${B}:${bPort}`,
+        baggage,
+        credentials: () => certs.get(stranger),
+        socketFactory: (host, port) => net.connect({ host, port, localAddress: from }),
+      });
+      s.setEncoding('utf8');
+      await once(s, 'data'); // the app's greeting: the tunnel reached it
+      s.end();
+      s.resume();
+      await once(s, 'close');
+    };
+    const hostile = (i: number): string[] => [
+      `k8s.namespace.name=demo,k8s.deployment.name=evil%20${i},service.name=%3C${i}%3E,service.version=v${i}%0A`,
+      `k8s.namespace.name=other-${i},k8s.deployment.name=w${i},service.name=s${i}`,
+      `k8s.cluster.name=${'c'.repeat(64)}${i},user.id=${i},k8s.namespace.name=demo`,
+      `service.name=s${i},pad=${'x'.repeat(2048)}`,
+    ];
+    for (let i = 0; i < 25; i++) for (const b of hostile(i)) await tunnel(b);
+    await tunnel('k8s.namespace.name=demo,k8s.deployment.name=honest,service.name=honest,service.version=v1');
+    const opened = (await registry.getSingleMetric('istio_tcp_connections_opened_total')!.get()).values.filter(
+      (v) => v.labels.reporter === 'destination' && v.labels.source_principal === stranger,
+    );
+    const series = opened.map((v) => `${String(v.labels.source_workload)}/${String(v.labels.source_workload_namespace)}`).sort();
+    // The namespace label comes from valid baggage that matches the certificate, or is unknown.
+    t.same(series, ['honest/demo', 'unknown/demo', 'unknown/unknown'], `101 tunnels with 100 hostile baggage headers make three series: ${JSON.stringify(opened.map((v) => v.labels))}`);
+    const hostileCount = opened.filter((v) => v.labels.source_workload === 'unknown').reduce((n, v) => n + v.value, 0);
+    t.equal(hostileCount, 100, 'every hostile header counted under "unknown"');
+    for (const v of opened.filter((v) => v.labels.source_workload === 'unknown')) {
+      t.match(v.labels, { source_canonical_service: 'unknown', source_canonical_revision: 'unknown', source_cluster: 'unknown' }, 'no hostile value in any label');
+    }
+    t.match(opened.find((v) => v.labels.source_workload === 'honest')!.labels, { source_workload_namespace: 'demo', source_canonical_service: 'honest', source_canonical_revision: 'v1' });
   });
 
   await t.test('drain: listeners stop, live connections may finish', async (t) => {

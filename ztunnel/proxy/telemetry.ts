@@ -2,12 +2,14 @@
 // counted once at open and once at close (or once as failed), one log line at the end.
 import { buildBaggage } from '../../lib/hbone/headers.js';
 import { durationText, type AccessLog, type AccessLogEntry } from '../../lib/telemetry/access-log.js';
-import { tcpLabels, type PeerLabels, type ServiceLabels, type TcpConnectionLabels, type TcpLabels, type TcpMetrics } from '../../lib/telemetry/metrics.js';
+import { tcpLabels, type HboneMetrics, type PeerLabels, type ServiceLabels, type TcpConnectionLabels, type TcpLabels, type TcpMetrics } from '../../lib/telemetry/metrics.js';
 import type { ServiceView, WorkloadView } from '../state/types.js';
 import { errorText, ProxyError } from './errors.js';
 
 export interface ProxyTelemetry {
   metrics: TcpMetrics;
+  /** Absent in tests that do not look at it. */
+  hbone?: HboneMetrics;
   accessLog: AccessLog;
 }
 
