@@ -157,12 +157,16 @@ const one=()=>new Promise((res)=>{const q=http.get('http://server/',{agent:false
   });
 
   await t.test('killing one replica under load costs only the requests in flight', async (t) => {
-    const victim = waypoints[0]!;
+    const before = await servedBy('server');
+    // 600 requests at 100/s over 4 keep-alive connections.
+    const load = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://server/', '--json', '-n', '600', '--qps', '100', '-c', '4', '--timeout', '5s');
+    await new Promise((r) => setTimeout(r, 2500));
+    // The victim is a replica that is serving this load right now.
+    const growth = (await servedBy('server')).map((n, i) => n - before[i]!);
+    const victim = waypoints[growth[0]! >= growth[1]! ? 0 : 1]!;
+    t.ok(Math.max(...growth) > 0, `the load passes the waypoints (${growth.join(' / ')})`);
     const pidsFile = path.join(c.stateDir, 'pods', `${NS}_${victim.metadata.name}`, 'pids.json');
     const pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { containers: Record<string, { pid: number }> };
-    // 600 requests at 100/s over new connections each (each one picks a replica).
-    const load = c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', 'http://server/', '--json', '-n', '600', '--qps', '100', '-c', '4', '--timeout', '5s');
-    await new Promise((r) => setTimeout(r, 2000));
     process.kill(pids.containers.waypoint!.pid, 'SIGKILL');
     const r = await load;
     const report = JSON.parse(r.stdout) as { requests: number; ok: number; errors: Record<string, number> };
