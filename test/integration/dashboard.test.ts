@@ -34,4 +34,8 @@ t.test('dashboard API on a control plane over a File store', async (t) => {
   t.match(await get('/api/services/shop'), { status: 400, body: { error: /expected \/api\/services\/<namespace>\/<name>/ } });
   t.match(await get('/api/services/shop/web?step=never'), { status: 400, body: { error: /step: "never" is not a duration/ } });
   t.match(await get('/api/workloads/shop/web-1'), { status: 200, body: { kind: 'workload', pods: [{ pod: 'web-1' }] } }, 'a bare pod is its own workload');
+  const html = await get('/');
+  t.equal(html.status, 200);
+  t.match(html.body, /<script type="module" src="dashboard.js">/, 'the page loads its script');
+  t.equal((await get('/dashboard.js')).status, 200);
 });
