@@ -29,7 +29,7 @@ export function dashboardUrl(stateDir: string, info: ClusterInfo | undefined, ru
   if (!info || !running) throw new Error(`no running cluster in ${stateDir}: start one with \`ambit up --state-dir ${stateDir}\` (add --demo for traffic to look at)`);
   if (kubernetes) {
     throw new Error(
-      'ambit dashboard does not forward to a Kubernetes-mode control plane yet; reach it with `kubectl -n istio-system port-forward deploy/istiod 20001` and open http://127.0.0.1:20001/',
+      'ambit dashboard does not forward to a Kubernetes-mode control plane yet; reach it with `kubectl -n istio-system port-forward deploy/ambit-control 20001` and open http://127.0.0.1:20001/',
     );
   }
   const addr = info.forwards[DASHBOARD_FORWARD];

@@ -86,3 +86,12 @@ t.test('stepsOf and isErrorCode', async (t) => {
   const codes: Array<[string | undefined, boolean]> = [['200', false], ['302', false], ['403', true], ['503', true], ['0', true], [undefined, false]];
   for (const [c, want] of codes) t.equal(isErrorCode(c), want, `code ${c}`);
 });
+
+t.test('trafficEdges: an edge whose every connection is refused keeps its mTLS lock and shows the failures', async (t) => {
+  const h = new MetricHistory(60_000);
+  const denied = { ...base, reporter: 'destination', response_flags: 'DENY' };
+  h.add('z', 0, [{ name: 'istio_tcp_connections_failed_total', labels: denied, value: 0 }]);
+  h.add('z', 5000, [{ name: 'istio_tcp_connections_failed_total', labels: denied, value: 4 }]);
+  const [e] = await trafficEdges(historyQueries(h, () => 5000), 5000, 5000);
+  t.match(e, { source: 'demo/productpage', destination: 'demo/reviews', errorRatio: 1, connectionsPerSecond: 0, mtls: true });
+});

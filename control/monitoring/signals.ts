@@ -121,7 +121,7 @@ async function numbers(q: CounterQueries, ats: readonly number[], windowMs: numb
     const k = g.http(l);
     return k === undefined || l.le === undefined ? undefined : `${k}\u0000${l.le}`;
   };
-  const [requests, errors, sent, received, opened, failed, closedFailed, secureReq, secureTcp, buckets] = await Promise.all([
+  const [requests, errors, sent, received, opened, failed, closedFailed, secureReq, secureTcp, secureFailed, buckets] = await Promise.all([
     q.increase(METRICS.requests, ats, windowMs, g.http),
     q.increase(METRICS.requests, ats, windowMs, g.httpErr),
     q.increase(METRICS.sent, ats, windowMs, g.tcp),
@@ -131,6 +131,7 @@ async function numbers(q: CounterQueries, ats: readonly number[], windowMs: numb
     q.increase(METRICS.closed, ats, windowMs, g.tcpClosedFailed),
     q.increase(METRICS.requests, ats, windowMs, g.mtls),
     q.increase(METRICS.opened, ats, windowMs, g.mtls),
+    q.increase(METRICS.failed, ats, windowMs, g.mtls),
     q.increase(`${METRICS.duration}_bucket`, ats, windowMs, withLe),
   ]);
   return ats.map((_, i) => {
@@ -150,6 +151,8 @@ async function numbers(q: CounterQueries, ats: readonly number[], windowMs: numb
     add(closedFailed[i], (n, v) => (n.closedFailed += v));
     add(secureReq[i], (n, v) => (n.secure += v));
     add(secureTcp[i], (n, v) => (n.secure += v));
+    // A refused connection that came over mTLS (HBONE) still says so.
+    add(secureFailed[i], (n, v) => (n.secure += v));
     const perKey = new Map<string, Array<{ le: number; count: number }>>();
     buckets[i]?.forEach((count, k) => {
       const cut = k.lastIndexOf('\u0000');

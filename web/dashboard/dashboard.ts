@@ -102,8 +102,8 @@ function bytes(n: number): string {
 }
 
 /** The edge's label: HTTP numbers when a waypoint saw requests, else TCP connections and bytes. */
-function edgeLabel(e: GraphEdge): string {
-  const lock = e.mtls ? '🔒 ' : '';
+function edgeLabel(e: GraphEdge, mtlsText = true): string {
+  const lock = e.mtls && mtlsText ? 'mTLS · ' : '';
   if (e.requestsPerSecond > 0) {
     const lat = e.p99Ms !== undefined ? ` p50 ${fmt(e.p50Ms ?? 0)} / p99 ${fmt(e.p99Ms)} ms` : '';
     return `${lock}${fmt(e.requestsPerSecond, 2)} rps · ${pct(e.errorRatio)} err${lat}`;
@@ -131,6 +131,15 @@ function layout(g: Graph): Map<string, { x: number; y: number }> {
   const pos = new Map<string, { x: number; y: number }>();
   for (const [d, ids] of columns) ids.forEach((id, i) => pos.set(id, { x: 30 + d * 300, y: 40 + i * 90 }));
   return pos;
+}
+
+/** A padlock drawn by hand (no icon font in a headless browser): the edge is mutual TLS. */
+function lockIcon(x: number, y: number): SVGElement {
+  const g = svg('g', { class: 'lock', transform: `translate(${x} ${y})` });
+  g.append(svg('title', {}, 'mutual TLS'));
+  g.append(svg('path', { d: 'M2.5 6 V3.5 a3 3 0 0 1 6 0 V6', fill: 'none', stroke: '#1b7f3a', 'stroke-width': 1.5 }));
+  g.append(svg('rect', { x: 0.5, y: 6, width: 10, height: 7, rx: 1.5, fill: '#1b7f3a' }));
+  return g;
 }
 
 const NODE_W = 190;
@@ -161,14 +170,16 @@ function drawGraph(g: Graph): Node {
       'data-mtls': String(e.mtls),
     });
     group.append(svg('path', { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`, 'marker-end': 'url(#arrow)' }));
-    group.append(svg('text', { x: mid - 90, y: (y1 + y2) / 2 - 6, class: e.mtls ? 'lock' : '' }, edgeLabel(e)));
+    const ly = (y1 + y2) / 2 - 6;
+    group.append(svg('text', { x: mid - 90, y: ly }, edgeLabel(e, false)));
+    if (e.mtls) group.append(lockIcon(mid - 104, ly - 10));
     root.append(group);
   }
   for (const n of g.nodes) {
     const p = pos.get(n.id)!;
     const node = svg('g', { class: `node ${n.kind}`, 'data-node': n.id, transform: `translate(${p.x} ${p.y})` });
     node.append(svg('rect', { width: NODE_W, height: NODE_H, rx: n.kind === 'service' ? 18 : 4 }));
-    node.append(svg('text', { x: 8, y: 16 }, `${n.kind === 'waypoint' ? '⛨ ' : ''}${n.name}`));
+    node.append(svg('text', { x: 8, y: 16 }, n.name));
     node.append(svg('text', { x: 8, y: 32, opacity: 0.6 }, `${n.kind} · ${n.namespace}`));
     node.addEventListener('click', () => (location.hash = `#/${n.kind === 'service' ? 'services' : 'workloads'}/${n.namespace}/${n.name}`));
     root.append(node);
