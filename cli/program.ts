@@ -8,6 +8,7 @@ import { clusterDnsCommand, downCommand, upCommand } from './commands/cluster.js
 import { applyCommand, deleteCommand, getCommand, labelCommand } from './commands/objects.js';
 import { execCommand, logsCommand } from './commands/pods.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { addWaypointCommands } from './commands/waypoint.js';
 
 export function buildProgram(): Command {
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
   program.showHelpAfterError();
   // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
   const waypoint = addWaypointCommands(waypointCommand());
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), dashboardCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

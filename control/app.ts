@@ -26,6 +26,12 @@ import { ServingCertificateManager } from './certs/serving.js';
 import type { Config } from './config.js';
 import type { ModelKind } from './model/incremental.js';
 import { debugRoutes, readinessRoutes } from './monitoring/routes.js';
+import { dashboardRoutes } from './monitoring/dashboard.js';
+import { PrometheusSource } from './monitoring/prometheus-source.js';
+import { ScrapeSource } from './monitoring/scrape-source.js';
+import { scrapeTargets } from './monitoring/targets.js';
+import type { MeshView } from './monitoring/views.js';
+import { IssuedCertificates } from './ca/issued.js';
 import { startAdminServer } from '../lib/admin/server.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
@@ -48,6 +54,8 @@ export interface ControlPlaneAddresses {
   grpc: string;
   monitoring: string;
   readiness: string;
+  /** The dashboard and its JSON API. */
+  dashboard: string;
 }
 
 export interface ControlPlane {
@@ -220,7 +228,13 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     live.xds = xdsServer;
     const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024, 'grpc.max_send_message_length': XDS_MAX_MESSAGE_BYTES });
     gate.register(grpcServer, xdsServer);
-    registerCertificateService(grpcServer, certService, { onResult: (r) => metrics.certificateResult(r) });
+    const issued = new IssuedCertificates();
+    registerCertificateService(grpcServer, certService, {
+      onResult: (r) => {
+        metrics.certificateResult(r);
+        issued.record(r);
+      },
+    });
     closers.push(async () => {
       gate.close();
       xdsServer.close('control plane is shutting down');
@@ -248,7 +262,35 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     });
     closers.push(() => monitoring.close());
 
-    const addresses = { grpc: formatHostPort(config.grpc.host, grpcPort), monitoring: monitoring.address, readiness: readiness.address };
+    // The dashboard's numbers: a Prometheus server when given, else scrapes of the connected proxies.
+    const scrapes = config.prometheusUrl ? undefined : new ScrapeSource({ targets: () => scrapeTargets(xdsServer.streams()), intervalMs: config.scrapeIntervalMs });
+    const signals = scrapes ?? new PrometheusSource({ url: config.prometheusUrl! });
+    if (scrapes) {
+      scrapes.start();
+      closers.push(() => scrapes.stop());
+    }
+    const mesh = (): MeshView => {
+      const model = modelSync.model;
+      return {
+        ...model.view(),
+        status: [...model.policyStatus.values(), ...model.serviceStatus.values(), ...model.l7Status.values()],
+        policyObjects: [...informers.get('authorizationPolicies')!.items.values()],
+        certificates: issued.all,
+        trustDomain: config.trustDomain,
+        rootNamespace: config.rootNamespace,
+      };
+    };
+    const dashboard = await startAdminServer({
+      name: 'dashboard',
+      host: config.dashboard.host,
+      port: config.dashboard.port,
+      routes: dashboardRoutes({ signals, mesh, sourceName: scrapes ? `embedded: scrapes of the ztunnels and waypoints every ${config.scrapeIntervalMs / 1000}s` : `Prometheus ${config.prometheusUrl}` }),
+      log,
+      inUseHint: `${IN_USE} --dashboard-address moves it`,
+    });
+    closers.push(() => dashboard.close());
+
+    const addresses = { grpc: formatHostPort(config.grpc.host, grpcPort), monitoring: monitoring.address, readiness: readiness.address, dashboard: dashboard.address };
     log.info({ ...addresses, rootCertFile, servingIdentity: serving.certificate.identity }, 'control plane ready');
     return {
       addresses,

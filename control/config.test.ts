@@ -83,3 +83,22 @@ t.test('waypoint pods are given the xDS address: the listen host, else the Servi
   const err = t.throws(() => resolveConfig({ stateDir: '/s' }, { PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: 'maybe' })) as Error;
   t.match(err.message, /environment PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: "maybe" is not a boolean/);
 });
+
+t.test('dashboard: loopback by default, a remote address only when allowed, scrape interval, Prometheus URL', async (t) => {
+  const c = resolveConfig({ stateDir: '/s' }, {});
+  t.same(c.dashboard, { host: '127.0.0.1', port: 20001 });
+  t.equal(c.dashboardAllowRemote, false);
+  t.equal(c.scrapeIntervalMs, 5000);
+  t.equal(c.prometheusUrl, undefined);
+  const good: Array<[string, { host: string; port: number }]> = [['127.0.0.1:0', { host: '127.0.0.1', port: 0 }], ['[::1]:20001', { host: '::1', port: 20001 }], ['localhost:9', { host: 'localhost', port: 9 }]];
+  for (const [addr, want] of good) t.same(resolveConfig({ stateDir: '/s', dashboardAddress: addr }, {}).dashboard, want, addr);
+  for (const addr of [':20001', '10.0.0.1:20001', '0.0.0.0:1']) {
+    const err = t.throws(() => resolveConfig({ stateDir: '/s', dashboardAddress: addr }, {})) as ConfigError;
+    t.match(err.problems, [/^--dashboard-address: .* is not a loopback address; .* pass --dashboard-allow-remote/], addr);
+  }
+  t.same(resolveConfig({ stateDir: '/s', dashboardAddress: ':20001', dashboardAllowRemote: true }, {}).dashboard, { host: '0.0.0.0', port: 20001 });
+  t.equal(resolveConfig({ stateDir: '/s', scrapeInterval: '2s', prometheusUrl: 'http://127.0.0.1:9090' }, {}).scrapeIntervalMs, 2000);
+  t.equal(resolveConfig({ stateDir: '/s' }, { AMBIT_PROMETHEUS_URL: 'http://prom:9090/' }).prometheusUrl, 'http://prom:9090/');
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s', prometheusUrl: 'ftp://x' }, {})) as ConfigError).problems, [/^--prometheus-url: .*http/]);
+  t.match((t.throws(() => resolveConfig({ stateDir: '/s', scrapeInterval: '10ms' }, {})) as ConfigError).problems, [/^--scrape-interval: /]);
+});

@@ -34,6 +34,17 @@ export const ConfigSchema = z
     grpc: listenAddressSchema,
     monitoring: listenAddressSchema,
     readiness: listenAddressSchema,
+    /** The dashboard and its JSON API (`ambit dashboard`); loopback unless dashboardAllowRemote. */
+    dashboard: listenAddressSchema,
+    dashboardAllowRemote: z.boolean(),
+    /** How often the embedded metrics source scrapes the ztunnels and waypoints. */
+    scrapeIntervalMs: z.number().int().min(100),
+    /** Answer the dashboard from this Prometheus server (PromQL) instead of the control plane's own scrapes. */
+    prometheusUrl: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
+      .optional(),
     /** Model rebuilds wait this long without change, but never longer than maxMs. */
     debounce: z.object({ quietMs: z.number().int().min(0), maxMs: z.number().int().min(0) }),
     /** Streams receiving their initial (full) push at once; more wait (istiod's PILOT_PUSH_THROTTLE). */
@@ -74,6 +85,9 @@ export const ConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.debounce.maxMs < c.debounce.quietMs) ctx.addIssue({ code: 'custom', path: ['debounce', 'maxMs'], message: `must be >= the quiet period (${c.debounce.quietMs} ms)` });
+    if (!c.dashboardAllowRemote && !isLoopbackHost(c.dashboard.host)) {
+      ctx.addIssue({ code: 'custom', path: ['dashboard'], message: `${formatHostPort(c.dashboard.host, c.dashboard.port)} is not a loopback address; the dashboard has no authentication, so listen on 127.0.0.1 (and reach it with \`ambit dashboard\`) or pass --dashboard-allow-remote` });
+    }
     if (c.defaultCertTtlSeconds > c.maxCertTtlSeconds) ctx.addIssue({ code: 'custom', path: ['defaultCertTtlSeconds'], message: `must not exceed the maximum certificate lifetime (${c.maxCertTtlSeconds} s)` });
   });
 
@@ -93,6 +107,10 @@ export interface ControlFlags {
   grpcAddress?: string;
   monitoringAddress?: string;
   readinessAddress?: string;
+  dashboardAddress?: string;
+  dashboardAllowRemote?: boolean;
+  scrapeInterval?: string;
+  prometheusUrl?: string;
   debounceQuiet?: string;
   debounceMax?: string;
   defaultCertTtl?: string;
@@ -130,6 +148,14 @@ function kubeMode(r: SettingsReader, flags: ControlFlags, env: Env, namespace: s
       .filter((s) => s !== ''),
   };
 }
+
+/** 127.0.0.0/8, ::1 and localhost; an empty host (every interface) is not. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+const optional = <K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> => (v ? ({ [key]: v } as Record<K, string>) : {});
 
 /**
  * Where pods reach the xDS server when not told: the listen address when it names one host, else
@@ -169,6 +195,10 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
     grpc,
     monitoring: r.listenAddress('monitoring', { flag: '--monitoring-address', env: ['AMBIT_MONITORING_ADDRESS'], default: ':15014' }),
     readiness: r.listenAddress('readiness', { flag: '--readiness-address', env: ['AMBIT_READINESS_ADDRESS'], default: ':15021' }),
+    dashboard: r.listenAddress('dashboard', { flag: '--dashboard-address', env: ['AMBIT_DASHBOARD_ADDRESS'], default: '127.0.0.1:20001' }),
+    dashboardAllowRemote: r.boolean('dashboardAllowRemote', { flag: '--dashboard-allow-remote', env: ['AMBIT_DASHBOARD_ALLOW_REMOTE'] }, false),
+    scrapeIntervalMs: Math.round(r.duration('scrapeIntervalMs', { flag: '--scrape-interval', env: ['AMBIT_SCRAPE_INTERVAL'], default: '5s' })),
+    ...optional('prometheusUrl', r.string('prometheusUrl', { flag: '--prometheus-url', env: ['AMBIT_PROMETHEUS_URL'] })),
     debounce: {
       quietMs: Math.ceil(r.duration('debounce.quietMs', { flag: '--debounce-quiet', env: ['PILOT_DEBOUNCE_AFTER'], default: '50ms' })),
       maxMs: Math.ceil(r.duration('debounce.maxMs', { flag: '--debounce-max', env: ['PILOT_DEBOUNCE_MAX'], default: '500ms' })),

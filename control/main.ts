@@ -30,7 +30,7 @@ async function runControlPlane(flags: ControlFlags, io: ControlIO): Promise<void
 
 export function controlCommand(io: ControlIO = defaultIO): Command {
   const cmd = new Command('control')
-    .description('run the control plane: delta xDS and the certificate service on 15012 (TLS), metrics and debug on 15014, readiness on 15021')
+    .description('run the control plane: delta xDS and the certificate service on 15012 (TLS), metrics and debug on 15014, readiness on 15021, the dashboard on 127.0.0.1:20001')
     .option('--state-dir <dir>', 'cluster state directory (env AMBIT_STATE_DIR; default /var/lib/ambit)')
     .option('--store-dir <dir>', 'File store directory (default <state-dir>/store)')
     .option('--ca-dir <dir>', 'CA state: root, node credential key, root-cert.pem (default <state-dir>/ca)')
@@ -43,6 +43,10 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--grpc-address <addr>', 'xDS + CA listen address (env AMBIT_GRPC_ADDRESS; default :15012)')
     .option('--monitoring-address <addr>', 'metrics + debug listen address (default :15014)')
     .option('--readiness-address <addr>', 'readiness listen address (default :15021)')
+    .option('--dashboard-address <addr>', 'dashboard + its JSON API listen address, loopback only unless --dashboard-allow-remote (env AMBIT_DASHBOARD_ADDRESS; default 127.0.0.1:20001)')
+    .option('--dashboard-allow-remote', 'let --dashboard-address be a non-loopback address (the dashboard has no authentication)')
+    .option('--scrape-interval <duration>', 'how often the dashboard scrapes the ztunnels and waypoints (env AMBIT_SCRAPE_INTERVAL; default 5s)', durationArg('--scrape-interval'))
+    .option('--prometheus-url <url>', 'answer the dashboard from this Prometheus server (PromQL) instead of scraping (env AMBIT_PROMETHEUS_URL)')
     .option('--debounce-quiet <duration>', 'push after this long without changes (env PILOT_DEBOUNCE_AFTER; default 50ms)', durationArg('--debounce-quiet'))
     .option('--debounce-max <duration>', 'but never later than this after the first change (env PILOT_DEBOUNCE_MAX; default 500ms)', durationArg('--debounce-max'))
     .option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked (default 24h)', durationArg('--default-cert-ttl'))

@@ -1,12 +1,14 @@
 // After tsc: makes the compiled command lines executable (tsc does not keep modes) and, for the
-// product tree, refuses test code in it — dist/ is what an image ships; tests build into dist-test/.
+// product tree, refuses test code in it; copies the static assets (ASSETS) — dist/ is what an image ships; tests build into dist-test/.
 // Usage: node dist/scripts/finish-build.js [outDir …]   (default: dist)
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BINS = ['cli/main.js', 'cni/plugin/main.js'];
+/** Files the build copies as they are (the dashboard page's HTML; tsc builds its script). */
+const ASSETS = ['web/dashboard/index.html'];
 
 /** Paths under `dir` (relative) that are test code: *.test.js, testkit.js, testkit/ and test/. */
 export function testCodeIn(dir: string, rel = ''): string[] {
@@ -24,6 +26,10 @@ export function testCodeIn(dir: string, rel = ''): string[] {
 const outDirs = process.argv.slice(2);
 for (const out of outDirs.length > 0 ? outDirs : ['dist']) {
   const dir = path.join(root, out);
+  for (const asset of ASSETS) {
+    mkdirSync(path.dirname(path.join(dir, asset)), { recursive: true });
+    copyFileSync(path.join(root, asset), path.join(dir, asset));
+  }
   for (const bin of BINS) {
     const p = path.join(dir, bin);
     if (existsSync(p)) chmodSync(p, 0o755);

@@ -29,6 +29,10 @@ t.test('import rules', async (t) => {
     ['cni/agent/testkit.ts', '../../cli/local/net/cni.js', 'cli/local/net/cni.ts', false],
     ['test/integration/x.test.ts', '../../cni/plugin/server.js', 'cni/plugin/server.ts', true],
     ['scripts/layers.test.ts', './layers.js', 'scripts/layers.ts', true],
+    // The dashboard's browser code is built on its own: it imports only web/.
+    ['web/dashboard/dashboard.ts', './chart.js', 'web/dashboard/chart.ts', true],
+    ['web/dashboard/dashboard.ts', '../../control/monitoring/views.js', 'control/monitoring/views.ts', false],
+    ['web/dashboard/dashboard.ts', '../../lib/admin/routes.js', 'lib/admin/routes.ts', false],
   ];
   for (const [file, spec, target, ok] of cases) {
     t.equal(checkImport(file, spec, target) === undefined, ok, `${file} → ${spec}`);

@@ -3,6 +3,7 @@
 // (dist/scripts/check-layers.js).
 //
 // - lib/ imports only node:*, packages and lib/;
+// - web/ (the dashboard's browser code) imports only web/;
 // - a component imports lib/ and itself, never another component, never test/; the one way in
 //   is the command line starting a component: cli/program.ts may import exactly the function that
 //   builds the component's command from `<component>/main.ts`, and a main.ts re-exports nothing;
@@ -80,6 +81,10 @@ export function checkImport(file: string, specifier: string, target: string | un
   // test/ is cross-component by definition; scripts/ are build tools. Tests and helpers next to
   // the code fall through: they obey their folder's rules.
   if (from === 'test' || from === 'scripts') return undefined;
+  if (from === 'web') {
+    if (to !== 'web') return v(`web/ is browser code built on its own (web/*/tsconfig.json) into dist/web; it imports only web/, not ${to}/`);
+    return undefined;
+  }
   if (from === 'lib') {
     if (to !== 'lib') return v(`lib/ imports only node:*, packages and lib/, not ${to}/; move what both need into lib/`);
     return undefined;
@@ -325,7 +330,7 @@ function walk(dir: string, acc: string[]): string[] {
 }
 
 /** Folders the layering rules apply to. */
-const LAYERED = ['lib', ...COMPONENTS];
+const LAYERED = ['lib', 'web', ...COMPONENTS];
 /** Folders whose modules join the import graph (the cycle check covers the whole tree). */
 const GRAPHED = [...LAYERED, 'test', 'scripts'];
 

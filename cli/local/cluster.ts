@@ -13,7 +13,7 @@ import { Informer, debounced } from './controllers/informer.js';
 import { DNS_VIP } from './controllers/vip.js';
 import { Component, killComponentLeftovers } from './components.js';
 import { Kubelet, type PodNetwork } from './kubelet.js';
-import { clusterPrefix, layout, type ClusterInfo, type Layout } from './layout.js';
+import { clusterPrefix, DASHBOARD_FORWARD, DASHBOARD_PORT, layout, type ClusterInfo, type Layout } from './layout.js';
 import { createCluster, teardown, type ClusterNetwork, type NodeNetwork } from './net/fabric.js';
 import { createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PluginConf } from './net/cni.js';
 import { ServiceProxy } from './net/kube-proxy.js';
@@ -256,6 +256,9 @@ export class LocalCluster {
     }
     // Loopback inside the namespace: /debug/* answers loopback peers only.
     await this.forwardTo({ name: 'control (metrics, /debug/model)', netns: this.net.control.netns, host: '127.0.0.1', port: 15014 });
+    // `ambit dashboard`: the control plane's loopback-only dashboard, on the same host port when free.
+    const dashboard = { name: DASHBOARD_FORWARD, netns: this.net.control.netns, host: '127.0.0.1', port: DASHBOARD_PORT };
+    await this.forwardTo({ ...dashboard, hostPort: DASHBOARD_PORT }).catch(() => this.forwardTo(dashboard));
   }
 
   /** Runs an extra component (control plane, node agents) supervised like cluster DNS. */

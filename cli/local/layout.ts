@@ -33,6 +33,11 @@ export function layout(stateDir: string) {
 
 export type Layout = ReturnType<typeof layout>;
 
+/** The name of the host port-forward to the control plane's dashboard in `ClusterInfo.forwards`. */
+export const DASHBOARD_FORWARD = 'dashboard';
+/** The control plane's dashboard port (Kiali's), also the host port `ambit up` tries first. */
+export const DASHBOARD_PORT = 20001;
+
 /** The record `ambit up` writes so that other commands find the cluster. */
 export interface ClusterInfo {
   prefix: string;

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { tcpLabels, TcpMetrics } from '../../lib/telemetry/metrics.js';
 import { requestLabels, RequestMetrics } from '../../lib/telemetry/request-metrics.js';
 import { ScrapeSource } from './scrape-source.js';
+import { trafficEdges } from './signals.js';
 
 async function serve(handler: () => Promise<{ status: number; body: string }>): Promise<{ server: Server; url: string }> {
   const server = createServer((_req, res) => {
@@ -55,16 +56,16 @@ t.test('ScrapeSource scrapes ztunnel- and waypoint-like endpoints into edges', a
   for (let i = 0; i < 50; i++) req.record(requestLabels({ reporter: 'waypoint', ...peers, protocol: 'http', responseCode: i < 5 ? 503 : 200 }), { durationMs: 3, requestBytes: 100, responseBytes: 200 });
   now += 5000;
   await src.scrape();
-  const edges = await src.edges(5000);
+  const edges = await trafficEdges(src, src.now(), 5000);
   t.equal(edges.length, 1, 'one edge');
-  t.match(edges[0], { source: 'demo/productpage', destination: 'demo/reviews', viaWaypoint: true, mtls: true, requestsPerSecond: 10, errorRatio: 0.1, tcpBytesPerSecond: 16000 / 5 });
+  t.match(edges[0], { source: 'demo/productpage', destination: 'demo/reviews', destinationIsService: true, viaWaypoint: true, connectionsPerSecond: 4 / 5, mtls: true, requestsPerSecond: 10, errorRatio: 0.1, tcpBytesPerSecond: 16000 / 5 });
   t.ok(edges[0]?.p50Ms !== undefined && edges[0].p50Ms > 1 && edges[0].p50Ms <= 5, `p50 ${edges[0]?.p50Ms} in the 1–5 ms bucket`);
   t.ok(src.history.size > 0, 'only istio_* kept');
 
   now += 5000;
   await src.scrape();
-  const quiet = await src.edges(4000);
-  t.equal(quiet[0]?.requestsPerSecond, 0, 'no new requests in the last window');
+  const quiet = await trafficEdges(src, src.now(), 4000);
+  t.same(quiet, [], 'no traffic in the last window, no edge');
 });
 
 t.test('ScrapeSource start/stop scrapes on its interval', async (t) => {

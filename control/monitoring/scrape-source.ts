@@ -2,7 +2,7 @@
 // endpoints itself every few seconds and keeps a short history in memory.
 import { parseExposition } from './exposition.js';
 import { MetricHistory } from './history.js';
-import { edgesFromHistory, type MetricsSource, type TrafficEdge } from './source.js';
+import type { CounterQueries, Group } from './signals.js';
 
 export interface ScrapeTarget {
   /** A stable name, e.g. `ztunnel/node-1`. */
@@ -27,15 +27,15 @@ export interface ScrapeResult {
 
 export const ISTIO_METRIC = /^istio_/;
 
-export class ScrapeSource implements MetricsSource {
+export class ScrapeSource implements CounterQueries {
   readonly history: MetricHistory;
   private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private readonly clock: () => number;
   lastResults: ScrapeResult[] = [];
 
   constructor(private readonly opts: ScrapeOptions) {
     this.history = new MetricHistory(opts.retentionMs ?? 15 * 60_000);
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.now ?? Date.now;
   }
 
   private async scrapeOne(t: ScrapeTarget): Promise<ScrapeResult> {
@@ -43,7 +43,7 @@ export class ScrapeSource implements MetricsSource {
       const res = await fetch(t.url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000) });
       if (!res.ok) return { target: t.name, ok: false, samples: 0, error: `HTTP ${res.status} from ${t.url}` };
       const samples = parseExposition(await res.text());
-      this.history.add(t.name, this.now(), samples, (n) => ISTIO_METRIC.test(n));
+      this.history.add(t.name, this.clock(), samples, (n) => ISTIO_METRIC.test(n));
       return { target: t.name, ok: true, samples: samples.length };
     } catch (err) {
       return { target: t.name, ok: false, samples: 0, error: `${t.url}: ${(err as Error).message}` };
@@ -69,7 +69,19 @@ export class ScrapeSource implements MetricsSource {
     this.timer = undefined;
   }
 
-  edges(windowMs: number): Promise<TrafficEdge[]> {
-    return Promise.resolve(edgesFromHistory(this.history, this.now(), windowMs));
+  increase(name: string, ats: readonly number[], windowMs: number, group: Group): Promise<Array<Map<string, number>>> {
+    return historyQueries(this.history, this.clock).increase(name, ats, windowMs, group);
   }
+
+  now(): number {
+    return this.clock();
+  }
+}
+
+/** The history as the dashboard's counter queries. */
+export function historyQueries(h: MetricHistory, now: () => number): CounterQueries {
+  return {
+    now,
+    increase: (name, ats, windowMs, group) => Promise.resolve(ats.map((at) => h.increase(name, at - windowMs, at, group))),
+  };
 }

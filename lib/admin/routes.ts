@@ -19,7 +19,7 @@ export interface RouteSpec {
   handler: Handler;
 }
 
-/** Exact path → handler. */
+/** Exact path → handler; a key ending in `/*` answers every path under it (`/api/services/*`). */
 export type Routes = Record<string, Handler | RouteSpec>;
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -87,9 +87,18 @@ export function allowedMethods(route: Handler | RouteSpec): string[] {
 
 export type Dispatch = { kind: 'handler'; handler: Handler } | { kind: 'reply'; reply: Reply };
 
+/** The longest `/*` route that `path` lies under. */
+function prefixRoute(routes: Routes, path: string): Handler | RouteSpec | undefined {
+  let best: string | undefined;
+  for (const key of Object.keys(routes)) {
+    if (key.endsWith('/*') && path.startsWith(key.slice(0, -1)) && path.length > key.length - 1 && (best === undefined || key.length > best.length)) best = key;
+  }
+  return best === undefined ? undefined : routes[best];
+}
+
 /** Where a request goes: its handler, or the 404 (listing the paths) or 405 (with Allow) it gets. */
 export function dispatch(routes: Routes, method: string, path: string): Dispatch {
-  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  const route = Object.hasOwn(routes, path) ? routes[path] : prefixRoute(routes, path);
   if (route === undefined) {
     return { kind: 'reply', reply: text(`no route ${path}; try ${Object.keys(routes).sort().join(', ')}\n`, 404) };
   }

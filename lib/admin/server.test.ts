@@ -4,7 +4,7 @@ import os from 'node:os';
 import { pino } from 'pino';
 import { Registry, Counter } from 'prom-client';
 import t from 'tap';
-import { dispatch, isLoopbackAddress, json, loopbackOnly, metricsRoute, readinessRoute, text, type Routes } from './routes.js';
+import { dispatch, isLoopbackAddress, json, loopbackOnly, metricsRoute, readinessRoute, text, type Handler, type Reply, type Routes } from './routes.js';
 import { startAdminServer, type AdminServer } from './server.js';
 
 interface Answer {
@@ -90,6 +90,20 @@ t.test('dispatch is the pure table lookup', async (t) => {
   t.equal(dispatch(routes, 'HEAD', '/level').kind, 'handler', 'HEAD follows GET');
   t.match(dispatch(routes, 'GET', '/toString'), { kind: 'reply', reply: { status: 404 } }, 'object prototype names are not routes');
   t.match(dispatch(routes, 'PUT', '/reset'), { kind: 'reply', reply: { status: 405, headers: { allow: 'POST' } } });
+  const a = (): Reply => text('a');
+  const b = (): Reply => text('b');
+  const prefixed: Routes = { '/api/*': a, '/api/services/*': b, '/api/services': a };
+  const cases: Array<[string, Handler | undefined]> = [
+    ['/api/services/ns/web', b],
+    ['/api/services', a],
+    ['/api/x', a],
+    ['/api/', undefined],
+    ['/apix', undefined],
+  ];
+  for (const [path, want] of cases) {
+    const d = dispatch(prefixed, 'GET', path);
+    t.equal(d.kind === 'handler' ? d.handler : undefined, want, `prefix route for ${path}`);
+  }
 });
 
 t.test('/metrics serves a prom-client registry', async (t) => {

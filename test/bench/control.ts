@@ -156,7 +156,7 @@ async function runMain(): Promise<void> {
     const store = new MemoryStore();
     store.load([...cluster.namespaces, ...cluster.services, ...cluster.pods, ...cluster.authorizationPolicies, ...cluster.peerAuthentications, ...cluster.gateways]);
     const rssBefore = process.memoryUsage().rss;
-    const config = resolveConfig({ stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', debounceQuiet: args['debounce-quiet'], maxConcurrentSyncs: args['max-concurrent-syncs'], status: false }, {});
+    const config = resolveConfig({ stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', dashboardAddress: '127.0.0.1:0', debounceQuiet: args['debounce-quiet'], maxConcurrentSyncs: args['max-concurrent-syncs'], status: false }, {});
     const t0 = performance.now();
     const plane = await startControlPlane(config, { store, logger: createLogger('control', 'warn') });
     const startupMs = performance.now() - t0;

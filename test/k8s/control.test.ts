@@ -141,7 +141,7 @@ t.test('`ambit control --kubeconfig` runs on the apiserver as a process', async 
   const caDir = mkdtempSync(path.join(tmpdir(), `ambit-kcli-${process.pid}-`));
   t.teardown(() => rmSync(caDir, { recursive: true, force: true }));
   const ready = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'control', '--kubeconfig', cluster.kubeconfig, '--ca-dir', caDir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--readiness-address', `127.0.0.1:${ready}`], {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'control', '--kubeconfig', cluster.kubeconfig, '--ca-dir', caDir, '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--dashboard-address', '127.0.0.1:0', '--readiness-address', `127.0.0.1:${ready}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, POD_NAME: 'control-cli', KUBECONFIG: '' },
   });

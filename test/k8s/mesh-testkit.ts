@@ -90,7 +90,7 @@ export async function startKubePlane(t: Scope, cluster: TestCluster, id: string,
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const log = new LogCapture();
   const base = resolveConfig(
-    { kubeconfig: cluster.kubeconfig, stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', debounceQuiet: '20ms', debounceMax: '200ms' },
+    { kubeconfig: cluster.kubeconfig, stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', dashboardAddress: '127.0.0.1:0', debounceQuiet: '20ms', debounceMax: '200ms' },
     {},
   );
   const config = tune({ ...base, controlPlaneId: id });

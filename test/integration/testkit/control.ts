@@ -63,7 +63,7 @@ export async function startCluster(t: Scope, tag: string, populate: (store: Clus
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const log = new LogCapture();
   const config = resolveConfig(
-    { stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', debounceQuiet: '20ms', debounceMax: '200ms' },
+    { stateDir, grpcAddress: '127.0.0.1:0', monitoringAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', dashboardAddress: '127.0.0.1:0', debounceQuiet: '20ms', debounceMax: '200ms' },
     {},
   );
   const store = openStore(config.storeDir);

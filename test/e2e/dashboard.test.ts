@@ -1,0 +1,203 @@
+// End-to-end, in a real browser: `ambit up --demo`, `ambit dashboard`, and Debian's chromium
+// (headless, driven by playwright-core) on the page. The graph shows the demo's services with
+// traffic and mTLS locks; a DENY AuthorizationPolicy makes the denied edge's error rate rise on the
+// page; the backend's page has charts with data. Then a second control plane on the same cluster
+// answers from a real Prometheus server (Debian's `prometheus`, scraping the ztunnels) and the same
+// page shows the same services. Screenshots go to test-results/dashboard/ (gitignored).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { AMBIT, ROOT, TestCluster, eventually } from './testkit.js';
+import { readClusterInfo } from '../../cli/commands/common.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PROMETHEUS = '/usr/bin/prometheus';
+const SHOTS = path.join(ROOT, 'test-results', 'dashboard');
+const CALLER = 'workload:shop/frontend';
+const BACKEND = 'service:catalog/backend';
+
+const DENY = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: dashboard-e2e-deny
+  namespace: catalog
+spec:
+  selector:
+    matchLabels:
+      app: backend
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/shop/sa/frontend"]
+`;
+
+interface EdgeOnPage {
+  id: string;
+  rps: number;
+  cps: number;
+  bytes: number;
+  error: number;
+  mtls: boolean;
+  label: string;
+  /** The padlock drawn on the edge. */
+  lock: boolean;
+}
+
+/** What the graph on the page shows: its nodes and its edges with the numbers they carry. */
+async function graphOnPage(page: Page): Promise<{ nodes: string[]; edges: EdgeOnPage[] }> {
+  // A string: this file compiles without the DOM types; the expression runs in the page.
+  return page.evaluate(`({
+    nodes: [...document.querySelectorAll('[data-node]')].map((n) => n.getAttribute('data-node') ?? ''),
+    edges: [...document.querySelectorAll('[data-edge]')].map((e) => ({
+      id: e.getAttribute('data-edge') ?? '',
+      rps: Number(e.getAttribute('data-rps')),
+      cps: Number(e.getAttribute('data-cps')),
+      bytes: Number(e.getAttribute('data-bytes')),
+      error: Number(e.getAttribute('data-error')),
+      mtls: e.getAttribute('data-mtls') === 'true',
+      label: e.querySelector('text')?.textContent ?? '',
+      lock: e.querySelector('.lock') !== null,
+    })),
+  })`);
+}
+
+const edgeOf = (g: { edges: EdgeOnPage[] }, from: string, to: string): EdgeOnPage | undefined => g.edges.find((e) => e.id === `${from}->${to}`);
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Starts a process and ends it (by its pid) at teardown; its output goes to `log`. */
+function startProcess(t: { teardown(fn: () => unknown): void }, argv: string[], log: string): ChildProcess {
+  const out = openSync(log, 'w');
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out] });
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  );
+  return child;
+}
+
+t.test('the dashboard in chromium against the demo, then against Prometheus', async (t) => {
+  mkdirSync(SHOTS, { recursive: true });
+  const c = new TestCluster('dashboard');
+  // The demo's frontend forward: any free port, so parallel clusters do not collide.
+  c.env = { AMBIT_DEMO_PORT: '0' };
+  t.teardown(async () => {
+    await c.down();
+    rmSync(c.stateDir, { recursive: true, force: true });
+  });
+  await c.ambit('up', '--detach', '--nodes', '2', '--demo');
+  const url = (await c.ambit('dashboard')).trim();
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'ambit dashboard prints the loopback URL');
+
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(url);
+
+  // 1. The graph: the demo's services, traffic on the caller's edge, a lock on it.
+  const live = await eventually(
+    'the frontend → backend edge with traffic on the page',
+    async () => {
+      const g = await graphOnPage(page);
+      const e = edgeOf(g, CALLER, BACKEND);
+      return e && (e.cps > 0 || e.rps > 0) && e.bytes > 0 && e.mtls ? g : undefined;
+    },
+    90_000,
+    1000,
+  );
+  t.ok(live.nodes.includes(BACKEND) && live.nodes.includes('service:shop/frontend'), `the demo's services are nodes: ${live.nodes.join(', ')}`);
+  const before = edgeOf(live, CALLER, BACKEND)!;
+  t.ok(before.lock, 'the mTLS edge is drawn with a lock');
+  t.equal(before.error, 0, 'no errors before the policy');
+  await page.screenshot({ path: path.join(SHOTS, 'graph.png') });
+
+  // 2. Deny the caller: its edge's error rate rises on the page within a few scrapes.
+  await c.applyYaml(DENY);
+  const denied = await eventually(
+    'the denied edge showing errors',
+    async () => {
+      const e = edgeOf(await graphOnPage(page), CALLER, BACKEND);
+      return e && e.error > 0.5 ? e : undefined;
+    },
+    90_000,
+    1000,
+  );
+  t.ok(denied.error > 0.5, `error rate on the page after the DENY: ${denied.error} ("${denied.label}")`);
+  t.match(denied.label, /err/, 'the label shows the error rate');
+  t.ok(denied.lock, 'the refused connections came over mTLS: the lock stays');
+  await page.screenshot({ path: path.join(SHOTS, 'graph-denied.png') });
+
+  // 3. The backend's page: charts with data, its endpoints with identities and certificates.
+  await page.goto(`${url}#/services/catalog/backend`);
+  const charts = await eventually(
+    'the backend page with chart data',
+    async () => {
+      const got = await page.evaluate<Record<string, number>>(`Object.fromEntries([...document.querySelectorAll('[data-chart]')].map((c) => [c.getAttribute('data-chart'), Number(c.getAttribute('data-nonzero'))]))`);
+      return (got.tcp ?? 0) > 0 && (got.errors ?? 0) > 0 ? got : undefined;
+    },
+    60_000,
+    1000,
+  );
+  t.ok(charts.tcp! > 0 && charts.errors! > 0, `TCP and error charts have points: ${JSON.stringify(charts)}`);
+  const text = await page.locator('[data-page="service:catalog/backend"]').innerText();
+  t.match(text, /spiffe:\/\/cluster\.local\/ns\/catalog\/sa\/backend/, 'endpoint identities');
+  t.match(text, /dashboard-e2e-deny/, 'the policy that applies');
+  t.match(text, /serial/, 'a certificate the CA issued for the endpoints');
+  await page.screenshot({ path: path.join(SHOTS, 'service-backend.png'), fullPage: true });
+
+  // 4. The same page from Prometheus: a real server scraping the ztunnels through their forwards,
+  // and a second control plane on the cluster's store answering with PromQL.
+  const info = readClusterInfo(c.stateDir)!;
+  const ztunnels = Object.entries(info.forwards).filter(([name]) => /^ztunnel .* metrics$/.test(name)).map(([, addr]) => addr);
+  t.equal(ztunnels.length, 2, 'both ztunnels are scraped');
+  const promDir = mkdtempSync(path.join(os.tmpdir(), 'ambit-e2e-prom-'));
+  t.teardown(() => rmSync(promDir, { recursive: true, force: true }));
+  const promPort = await freePort();
+  writeFileSync(
+    path.join(promDir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: ztunnel\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${ztunnels.map((a) => `"${a}"`).join(', ')}]\n`,
+  );
+  startProcess(t, [PROMETHEUS, `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], path.join(promDir, 'prometheus.log'));
+  const promUrl = `http://127.0.0.1:${promPort}`;
+  await eventually('Prometheus ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, 60_000, 500);
+
+  const dashPort = await freePort();
+  const controlDir = path.join(promDir, 'control');
+  startProcess(
+    t,
+    [process.execPath, AMBIT, 'control', '--state-dir', controlDir, '--store-dir', path.join(c.stateDir, 'store'), '--no-status', '--no-deployment-controller', '--grpc-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0', '--readiness-address', '127.0.0.1:0', '--dashboard-address', `127.0.0.1:${dashPort}`, '--prometheus-url', promUrl],
+    path.join(promDir, 'control.log'),
+  );
+  const promPage = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await eventually('the second control plane', async () => (await fetch(`http://127.0.0.1:${dashPort}/api/graph`)).ok, 60_000, 500);
+  await promPage.goto(`http://127.0.0.1:${dashPort}/`);
+  const fromProm = await eventually(
+    'the graph from Prometheus with the caller edge',
+    async () => {
+      const g = await graphOnPage(promPage);
+      const e = edgeOf(g, CALLER, BACKEND);
+      return e && e.error > 0 && e.mtls && e.lock ? g : undefined;
+    },
+    90_000,
+    1000,
+  );
+  t.same(fromProm.nodes.filter((n) => n.startsWith('service:')).sort(), live.nodes.filter((n) => n.startsWith('service:')).sort(), 'the same services as the embedded source');
+  t.match(await promPage.locator('#source').innerText(), /^Prometheus http:\/\/127\.0\.0\.1:\d+$/, 'the page says where its numbers come from');
+  await promPage.screenshot({ path: path.join(SHOTS, 'graph-prometheus.png') });
+});
