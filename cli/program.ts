@@ -9,13 +9,14 @@ import { applyCommand, deleteCommand, getCommand, labelCommand } from './command
 import { execCommand, logsCommand } from './commands/pods.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { addWaypointCommands } from './commands/waypoint.js';
+import { ztunnelConfigCommand } from './commands/ztunnel-config.js';
 
 export function buildProgram(): Command {
   const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
   program.showHelpAfterError();
   // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
   const waypoint = addWaypointCommands(waypointCommand());
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), ztunnelConfigCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

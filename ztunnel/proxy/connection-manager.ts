@@ -11,6 +11,8 @@ export interface TrackedConnection {
   conn: Connection;
   /** The destination workload (this pod); its policies are looked up again on every change. */
   workload: WorkloadView;
+  /** How the client reached us: HBONE (mutual TLS) or plain TCP (15006). */
+  protocol: 'HBONE' | 'TCP';
   /** Closes the connection; called once at most. */
   close(reason: string): void;
 }
@@ -21,6 +23,7 @@ export interface ConnectionSummary {
   dstIp: string;
   dstPort: number;
   workload: string;
+  protocol: 'HBONE' | 'TCP';
 }
 
 export class ConnectionManager {
@@ -75,6 +78,7 @@ export class ConnectionManager {
       dstIp: c.conn.dstIp,
       dstPort: c.conn.dstPort,
       workload: c.workload.uid,
+      protocol: c.protocol,
     }));
   }
 
