@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { echoCommand } from './apps/echo/command.js';
+import { bookstoreCommand } from './apps/bookstore/command.js';
 import { controlCommand } from '../control/main.js';
 import { ztunnelCommand } from '../ztunnel/main.js';
 import { waypointCommand } from '../waypoint/main.js';
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
   program.showHelpAfterError();
   // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
   const waypoint = addWaypointCommands(waypointCommand());
-  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), ztunnelConfigCommand(), execCommand(), logsCommand(), echoCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
+  for (const c of [upCommand(), downCommand(), applyCommand(), deleteCommand(), getCommand(), labelCommand(), analyzeCommand(), ztunnelConfigCommand(), execCommand(), logsCommand(), echoCommand(), bookstoreCommand(), controlCommand(), ztunnelCommand(), waypoint, cniAgentCommand(), clusterDnsCommand()]) {
     program.addCommand(c);
   }
   return program;

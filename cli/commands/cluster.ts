@@ -118,7 +118,7 @@ export function upCommand(): Command {
   return addStateDir(new Command('up'))
     .description('create a local cluster of network namespaces and run its pods')
     .option('--nodes <n>', 'number of nodes', '2')
-    .option('--demo', 'apply the demo apps (a frontend calling a backend with two versions)')
+    .option('--demo', 'apply the demo: a bookstore (productpage → details, reviews v1/v2/v3 → ratings) with a waypoint and steady traffic')
     .option('-f, --file <path...>', 'manifests to apply once the cluster runs')
     .option('--detach', 'return once every pod runs; the cluster keeps running in the background')
     .option('--no-mesh', 'run the cluster without the mesh data plane (no ztunnel, no CNI agent)')
@@ -178,7 +178,7 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
     await cluster.start();
     const files = [...(opts.demo ? [DEMO_DIR] : []), ...(opts.file ?? [])];
     for (const f of files) for (const o of await loadManifests(f)) await applyObject(cluster.store, o, undefined);
-    if (opts.demo) await cluster.forward({ name: 'frontend', service: 'shop/frontend', port: 8080, hostPort: Number(process.env.AMBIT_DEMO_PORT ?? 18080) });
+    if (opts.demo) await cluster.forward({ name: 'productpage', service: 'bookinfo/productpage', port: 9080, hostPort: Number(process.env.AMBIT_DEMO_PORT ?? 18080) });
     cluster.writeInfo(true);
   } catch (e) {
     log.error({ err: e }, 'cluster start failed');
