@@ -33,6 +33,15 @@ export function layout(stateDir: string) {
 
 export type Layout = ReturnType<typeof layout>;
 
+/** One step of building the cluster, as `ambit up` shows its progress. */
+export interface ClusterStep {
+  name: string;
+  state: 'running' | 'done' | 'failed';
+  detail?: string;
+  /** How long it took, once finished. */
+  ms?: number;
+}
+
 /** The record `ambit up` writes so that other commands find the cluster. */
 export interface ClusterInfo {
   prefix: string;
@@ -43,4 +52,6 @@ export interface ClusterInfo {
   /** Host loopback port-forwards: name → `127.0.0.1:port`. */
   forwards: Record<string, string>;
   createdAt: string;
+  /** The build steps so far (`ambit up --detach` reads them to show progress). */
+  steps?: ClusterStep[];
 }
