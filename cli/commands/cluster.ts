@@ -121,7 +121,7 @@ function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo, demo: bo
   const a = invocation();
   console.log(`\nAmbit local cluster "${info.prefix}" is up: ${info.nodes.length} node(s), state in ${stateDir}\n`);
   console.log(nodesTable(info.nodes, pods) + '\n');
-  console.log(podsTable(pods) + '\n');
+  if (pods.length) console.log(podsTable(pods) + '\n');
   console.log(forwardsTable(info.forwards, DEMO_FORWARD) + '\n');
   console.log(`component logs: ${layout(stateDir).components}/`);
   if (existsSync(kubeconfigOf(stateDir))) {

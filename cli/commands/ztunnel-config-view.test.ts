@@ -29,6 +29,7 @@ const dump: ConfigDump = {
   connections: [
     { srcIp: '10.244.1.9', srcIdentity: 'spiffe://cluster.local/ns/bookinfo/sa/waypoint', dstIp: '10.244.1.5', dstPort: 9080, workload: 'Kubernetes//Pod/bookinfo/reviews-v1-1', protocol: 'HBONE' },
     { srcIp: '10.244.0.3', dstIp: 'fd00::5', dstPort: 9080, workload: 'Kubernetes//Pod/gone/x' },
+    { direction: 'outbound', srcIp: '10.244.2.5', srcPort: 40100, srcIdentity: 'spiffe://cluster.local/ns/bookinfo/sa/reviews', dstIp: '10.244.1.9', dstPort: 15008, originalDst: '10.96.0.30:9080', workload: 'Kubernetes//Pod/bookinfo/reviews-v2-1', protocol: 'HBONE' },
   ],
 };
 
@@ -72,12 +73,13 @@ t.test('certificates: valid only inside the validity window', async (t) => {
   t.equal(certificatesTable(dump, Date.parse('2026-01-02T00:00:00Z')).rows[1]![3], 'false', 'expired at notAfter');
 });
 
-t.test('connections: named workload, IPv6 in brackets, protocol from the dump or the identity', async (t) => {
+t.test('connections: both directions, named workload, IPv6 in brackets, protocol from the dump or the identity', async (t) => {
   const c = connectionsTable(dump);
   t.same(c.header, ['WORKLOAD', 'DIRECTION', 'LOCAL', 'REMOTE', 'REMOTE TARGET', 'PROTOCOL']);
   t.same(c.rows, [
     ['Kubernetes//Pod/gone/x', 'Inbound', '[fd00::5]:9080', '10.244.0.3', 'None', 'TCP'],
     ['reviews-v1-1.bookinfo', 'Inbound', '10.244.1.5:9080', '10.244.1.9', 'spiffe://cluster.local/ns/bookinfo/sa/waypoint', 'HBONE'],
+    ['reviews-v2-1.bookinfo', 'Outbound', '10.244.2.5:40100', '10.96.0.30:9080', '10.244.1.9:15008', 'HBONE'],
   ]);
 });
 

@@ -46,10 +46,13 @@ export interface DumpCertificate {
 }
 
 export interface DumpConnection {
+  direction?: string;
   srcIp: string;
+  srcPort?: number;
   srcIdentity?: string;
   dstIp: string;
   dstPort: number;
+  originalDst?: string;
   /** The local workload's uid. */
   workload: string;
   protocol?: string;
@@ -136,19 +139,20 @@ export function certificatesTable(d: ConfigDump, now = Date.now()): Table {
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 /**
- * Live inbound connections: LOCAL is the workload's address and port, REMOTE the client's IP,
- * REMOTE TARGET the client's identity (HBONE) or `None` (plain TCP).
+ * Live connections. Inbound: LOCAL is the workload's address and port, REMOTE the client, REMOTE
+ * TARGET the client's identity (HBONE) or `None` (plain TCP). Outbound: LOCAL is the app's socket,
+ * REMOTE what it dialled (a Service VIP, say), REMOTE TARGET where ztunnel sent it (an endpoint or
+ * a waypoint).
  */
 export function connectionsTable(d: ConfigDump): Table {
   const names = new Map((d.workloads ?? []).map((w) => [w.uid, `${w.name}.${w.namespace}`]));
-  const rows = (d.connections ?? []).map((c) => [
-    names.get(c.workload) ?? c.workload,
-    'Inbound',
-    hostPort(c.dstIp, c.dstPort),
-    c.srcIp,
-    c.srcIdentity ?? 'None',
-    c.protocol ?? (c.srcIdentity ? 'HBONE' : 'TCP'),
-  ]);
+  const rows = (d.connections ?? []).map((c) => {
+    const workload = names.get(c.workload) ?? c.workload;
+    const protocol = c.protocol ?? (c.srcIdentity ? 'HBONE' : 'TCP');
+    const src = c.srcPort !== undefined ? hostPort(c.srcIp, c.srcPort) : c.srcIp;
+    if (c.direction === 'outbound') return [workload, 'Outbound', src, c.originalDst ?? hostPort(c.dstIp, c.dstPort), hostPort(c.dstIp, c.dstPort), protocol];
+    return [workload, 'Inbound', hostPort(c.dstIp, c.dstPort), src, c.srcIdentity ?? 'None', protocol];
+  });
   rows.sort((a, b) => a.join(' ').localeCompare(b.join(' ')));
   return { header: ['WORKLOAD', 'DIRECTION', 'LOCAL', 'REMOTE', 'REMOTE TARGET', 'PROTOCOL'], rows };
 }

@@ -6,27 +6,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
-import { inNetns } from '../../lib/sys/netns.js';
-import { TestCluster, eventually } from './testkit.js';
+import { TestCluster, eventually, metricSum, podMetrics } from './testkit.js';
 
 interface Answer {
   service: string;
   version: string;
   details?: { service?: string; status?: number; error?: string };
   reviews?: { service?: string; version?: string; stars?: string; status?: number; ratings?: { service?: string; status?: number; error?: string } };
-}
-
-/** Sums the series of `name` whose labels include `labels`, in Prometheus text. */
-function metricSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const got: Record<string, string> = {};
-    for (const m of line.slice(name.length + 1, close).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got[m[1]!] = m[2]!;
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(line.slice(close + 1).trim());
-  }
-  return sum;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,10 +61,7 @@ t.test('ambit up --demo: the bookstore, its traffic, the inspection commands and
   });
 
   const wpPod = (await c.json<{ items: Pod[] }>('get', 'pods', '-n', 'bookinfo', '-l', 'gateway.networking.k8s.io/gateway-name=waypoint')).items[0]!;
-  const metrics = async (): Promise<string> => {
-    const script = `fetch('http://${wpPod.status!.podIP}:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`;
-    return (await inNetns(`${info.prefix}-${wpPod.spec.nodeName}`, process.execPath, ['-e', script])).stdout;
-  };
+  const metrics = (): Promise<string> => podMetrics(info.prefix, wpPod);
   const counted = async (labels: Record<string, string>): Promise<number> => metricSum(await metrics(), 'istio_requests_total', { reporter: 'waypoint', ...labels });
 
   await t.test('the load pod trickles requests through the waypoint', async (t) => {
@@ -97,7 +80,14 @@ t.test('ambit up --demo: the bookstore, its traffic, the inspection commands and
     const services = await c.ambit('ztunnel-config', 'services');
     t.match(services, /^bookinfo +reviews +10\.96\.\S+ +waypoint +3\/3$/m, 'reviews: its waypoint and 3 healthy endpoints');
     t.match(await c.ambit('ztunnel-config', 'certificates', '--node', 'node-1'), /spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/\S+ +Leaf +Available +true/);
-    t.match(await c.ambit('ztunnel-config', 'connections'), /Inbound +10\.244\.\S+:9080 +10\.244\.\S+ +spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/\S+ +HBONE/, 'live HBONE connections');
+    const outbound = /^node-\d +traffic-\S+\.bookinfo +Outbound +10\.244\.\S+:\d+ +10\.96\.\S+:9080 +10\.244\.\S+ +HBONE$/m;
+    // The load client reconnects every 10 s: wait for a moment its connections are up.
+    const conns = await eventually('outbound connections listed', async () => {
+      const out = await c.ambit('ztunnel-config', 'connections');
+      return outbound.test(out) && out;
+    }, 20_000, 500);
+    t.match(conns, /Inbound +10\.244\.\S+:9080 +10\.244\.\S+ +spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/\S+ +HBONE/, 'live inbound HBONE connections');
+    t.match(conns, outbound, "the load pod's outbound connections to productpage's VIP");
     const status = await eventually('every proxy SYNCED', async () => {
       const s = await c.ambit('proxy-status');
       const rows = s.trim().split('\n').slice(1);

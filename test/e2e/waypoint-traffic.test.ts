@@ -8,8 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
 import type { KubeObject } from '../../lib/store/types.js';
-import { inNetns } from '../../lib/sys/netns.js';
-import { ROOT, TestCluster, eventually } from './testkit.js';
+import { ROOT, TestCluster, eventually, metricSum, podMetrics } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'waypoint-traffic.yaml');
 const NS = 'wpt';
@@ -24,19 +23,6 @@ interface Load {
   errors: Record<string, number>;
   versions: Record<string, number>;
   latencyMs: { p50: number; p99: number; min: number; max: number };
-}
-
-/** Sums the series of `name` whose labels include `labels`, in Prometheus text. */
-function metricSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const got: Record<string, string> = {};
-    for (const m of line.slice(name.length + 1, close).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got[m[1]!] = m[2]!;
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(line.slice(close + 1).trim());
-  }
-  return sum;
 }
 
 const statusText = (o: KubeObject): string => JSON.stringify(o.status ?? {});
@@ -75,10 +61,7 @@ t.test('waypoint traffic management, as the user applies it', async (t) => {
   const applied = await c.try('waypoint', 'apply', '-n', NS, '--enroll-namespace', '--wait', '--waypoint-timeout', '120s');
   t.equal(applied.code, 0, `waypoint apply --enroll-namespace --wait: ${applied.stderr}`);
   const wpPod = (await pods('-l', 'gateway.networking.k8s.io/gateway-name=waypoint'))[0]!;
-  const metrics = async (): Promise<string> => {
-    const script = `fetch('http://${wpPod.status!.podIP}:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`;
-    return (await inNetns(`${prefix}-${wpPod.spec.nodeName}`, process.execPath, ['-e', script])).stdout;
-  };
+  const metrics = (): Promise<string> => podMetrics(prefix, wpPod);
   const counted = async (labels: Record<string, string>): Promise<number> => metricSum(await metrics(), 'istio_requests_total', { reporter: 'waypoint', ...labels });
   // The binding reaches the ztunnels through xDS shortly after the status says so.
   await eventually('requests pass the waypoint', async () => (await request(clientRef, 'http://server/')).status === 200 && (await counted({ destination_service_name: 'server' })) > 0, 60_000);
