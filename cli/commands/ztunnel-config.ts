@@ -33,32 +33,39 @@ export function clusterForwards(stateDir: string): Record<string, string> {
 
 type Opts = { node?: string; output?: string; stateDir?: string };
 
+/** The nodes whose ztunnels a section is read from: `--node`, else the first (per-node sections: all). */
+function nodesFor(section: Section, admins: Map<string, string>, node: string | undefined): string[] {
+  if (node) return [node];
+  return PER_NODE.has(section) ? [...admins.keys()] : [[...admins.keys()][0]!];
+}
+
 export function ztunnelConfigCommand(io: InspectIO = defaultIO): Command {
   return addStateDir(new Command('ztunnel-config'))
-    .description(`show what a ztunnel knows, from its /config_dump: ${SECTIONS.join(', ')}`)
-    .argument('<type>', SECTIONS.join('|'))
+    .description(`show what a ztunnel knows, from its /config_dump: ${SECTIONS.join(', ')} or all`)
+    .argument('<type>', `${SECTIONS.join('|')}|all`)
     .option('--node <name>', 'the node whose ztunnel to read (default: the first; certificates and connections: every node)')
     .option('-o, --output <format>', 'table (default) or json')
     .action(async (type: string, opts: Opts) => {
-      const section: Section = parseSection(type);
+      const sections: Section[] = type === 'all' ? [...SECTIONS] : [parseSection(type)];
       if (opts.output && opts.output !== 'json' && opts.output !== 'table') throw new Error(`--output: unknown format ${opts.output}; use table or json`);
       const admins = ztunnelAdmins(clusterForwards(stateDirOf(opts)));
       if (admins.size === 0) throw new Error('this cluster runs no ztunnel (started with --no-mesh, or --kubernetes where the Helm chart runs it)');
-      let nodes: string[];
-      if (opts.node) {
-        if (!admins.has(opts.node)) throw new Error(`--node: no ztunnel on node "${opts.node}"; nodes: ${[...admins.keys()].join(', ')}`);
-        nodes = [opts.node];
-      } else {
-        nodes = PER_NODE.has(section) ? [...admins.keys()] : [[...admins.keys()][0]!];
+      if (opts.node && !admins.has(opts.node)) throw new Error(`--node: no ztunnel on node "${opts.node}"; nodes: ${[...admins.keys()].join(', ')}`);
+      const wanted = [...new Set(sections.flatMap((s) => nodesFor(s, admins, opts.node)))];
+      const dumps = new Map(await Promise.all(wanted.map(async (node) => [node, await getJson<ConfigDump>(`ztunnel on ${node}`, `http://${admins.get(node)!}/config_dump`)] as const)));
+      const json: Record<string, unknown> = {};
+      const text: string[] = [];
+      for (const section of sections) {
+        const nodes = nodesFor(section, admins, opts.node);
+        if (opts.output === 'json') {
+          json[section] = nodes.length === 1 ? dumps.get(nodes[0]!)![section] ?? [] : nodes.flatMap((n) => (dumps.get(n)![section] ?? []).map((x) => ({ node: n, ...x })));
+          continue;
+        }
+        const tables = nodes.map((n) => ({ node: n, table: sectionTable(section, dumps.get(n)!) }));
+        const t = tables.length === 1 ? tables[0]!.table : mergeNodes(tables);
+        text.push((sections.length > 1 ? `${section.toUpperCase()}\n` : '') + table(t.header, t.rows));
       }
-      const dumps = await Promise.all(nodes.map(async (node) => ({ node, dump: await getJson<ConfigDump>(`ztunnel on ${node}`, `http://${admins.get(node)!}/config_dump`) })));
-      if (opts.output === 'json') {
-        const out = nodes.length === 1 ? dumps[0]!.dump[section] ?? [] : dumps.flatMap((d) => (d.dump[section] ?? []).map((x) => ({ node: d.node, ...x })));
-        io.out(JSON.stringify(out, null, 2));
-        return;
-      }
-      const tables = dumps.map((d) => ({ node: d.node, table: sectionTable(section, d.dump) }));
-      const t = tables.length === 1 ? tables[0]!.table : mergeNodes(tables);
-      io.out(table(t.header, t.rows));
+      if (opts.output === 'json') io.out(JSON.stringify(sections.length === 1 ? json[sections[0]!] : json, null, 2));
+      else io.out(text.join('\n\n'));
     });
 }
