@@ -9,12 +9,13 @@ import { createLogger } from '../../lib/telemetry/log.js';
 import { loadManifests, openStore } from '../../lib/store/index.js';
 import { DEPLOYMENT, POD, type Deployment, type Pod, isPodReady } from '../../lib/k8s/types.js';
 import { LocalCluster, cleanupStale } from '../local/cluster.js';
-import { layout, type ClusterInfo } from '../local/layout.js';
+import { layout, type ClusterInfo, type ClusterStep } from '../local/layout.js';
 import { runClusterDns } from '../local/dns/main.js';
 import { findBinaries } from '../local/kube/binaries.js';
 import type { ClusterStore } from '../../lib/store/types.js';
 import { applyObject } from './objects.js';
 import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
+import { ProgressPrinter, forwardsTable, nodesTable, podsTable, readyCount } from './up-view.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/cli/main.js: what pods and components run as `ambit`. */
@@ -23,6 +24,10 @@ export const AMBIT_BIN = path.resolve(here, '..', 'main.js');
 export const DEMO_DIR = path.resolve(here, '..', '..', '..', 'cli', 'local', 'demo');
 /** The repository (test/k8s/versions.json pins the Kubernetes binaries). */
 const REPO_ROOT = path.resolve(here, '..', '..', '..');
+/** The demo's next steps, printed as `ambit apply -f` lines. */
+export const DEMO_EXAMPLES = path.join(REPO_ROOT, 'examples', 'bookinfo');
+/** The demo's front door on the host. */
+const DEMO_FORWARD = 'productpage';
 
 /** The admin kubeconfig a `--kubernetes` cluster writes (host loopback). */
 export function kubeconfigOf(stateDir: string): string {
@@ -47,7 +52,7 @@ interface UpOpts {
 }
 
 /** Settled: every Deployment has its replicas, and every pod runs and is Ready. */
-async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: string }> {
+async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: string; progress: string }> {
   const store = clusterStore(stateDir);
   try {
     const pods = await store.list<Pod>(POD);
@@ -58,27 +63,45 @@ async function podsSettled(stateDir: string): Promise<{ done: boolean; summary: 
       ...notReady.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.reason ?? p.status?.phase ?? 'Pending'}`),
       ...short.map((d) => `deployment ${d.metadata.namespace}/${d.metadata.name} ${d.status?.readyReplicas ?? 0}/${d.spec.replicas ?? 1} ready`),
     ].join(', ');
-    return { done: notReady.length === 0 && short.length === 0, summary };
+    return { done: notReady.length === 0 && short.length === 0, summary, progress: readyCount(pods) };
   } finally {
     await store.close();
   }
 }
 
-async function waitReady(stateDir: string, timeoutMs: number, alive: () => boolean, runnerPid: number): Promise<void> {
+/**
+ * Waits until the runner says it is ready and every pod runs, showing the runner's build steps
+ * (from cluster.json, or `steps` in the foreground) and then the pods as one more step.
+ */
+async function waitReady(stateDir: string, timeoutMs: number, alive: () => boolean, runnerPid: number, show: (steps: ClusterStep[]) => void, steps?: () => ClusterStep[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const t0 = Date.now();
   let last = '';
+  const pods: ClusterStep = { name: 'pods running and ready', state: 'running' };
+  const base = () => steps?.() ?? (readClusterInfo(stateDir)?.runnerPid === runnerPid ? readClusterInfo(stateDir)?.steps ?? [] : []);
+  const fail = (msg: string): Error => {
+    show([...base(), { ...pods, state: 'failed', ms: Date.now() - t0 }]);
+    return new Error(msg);
+  };
   while (Date.now() < deadline) {
-    if (!alive()) throw new Error(`the cluster runner exited; see ${layout(stateDir).runnerLog}`);
+    if (!alive()) throw fail(`the cluster runner exited; see ${layout(stateDir).runnerLog}`);
     const info = readClusterInfo(stateDir) as (ClusterInfo & { ready?: boolean }) | undefined;
     // Only the record of this runner counts: a crashed one may have left a stale `ready`.
     if (info?.ready && info.runnerPid === runnerPid) {
       const s = await podsSettled(stateDir);
       last = s.summary;
-      if (s.done) return;
+      pods.detail = s.progress;
+      if (s.done) {
+        show([...base(), { ...pods, state: 'done', ms: Date.now() - t0 }]);
+        return;
+      }
+      show([...base(), pods]);
+    } else {
+      show(base());
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`pods not running and ready after ${timeoutMs / 1000}s: ${last || 'cluster not started'}; see ${layout(stateDir).runnerLog}`);
+  throw fail(`pods not running and ready after ${timeoutMs / 1000}s: ${last || 'cluster not started'}; see ${layout(stateDir).runnerLog}`);
 }
 
 /** How the user ran us: `ambit` when it is on the PATH, else the node command line. */
@@ -87,38 +110,48 @@ function invocation(): string {
   return onPath ? 'ambit' : `node ${path.relative(process.cwd(), AMBIT_BIN) || AMBIT_BIN}`;
 }
 
-function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
+/** A path as the user can paste it: relative to the working directory when under it. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+}
+
+function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo, demo: boolean): void {
   const sd = stateDir === '/var/lib/ambit' ? '' : ` --state-dir ${stateDir}`;
   const a = invocation();
-  const front = pods.find((p) => p.metadata.namespace === 'shop')?.metadata.name ?? pods[0]?.metadata.name ?? 'POD';
-  const frontNs = pods.find((p) => p.metadata.name === front)?.metadata.namespace ?? 'default';
-  console.log(`\nAmbit local cluster "${info.prefix}" is up: ${info.nodes.length} node(s), state in ${stateDir}`);
-  const byNode = new Map<string, string[]>();
-  for (const p of pods) {
-    const list = byNode.get(p.spec.nodeName ?? '<unscheduled>') ?? [];
-    list.push(`${p.metadata.namespace}/${p.metadata.name} (${p.status?.podIP ?? 'no IP'})`);
-    byNode.set(p.spec.nodeName ?? '<unscheduled>', list);
-  }
-  for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
-  for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
-  console.log(`  component logs: ${layout(stateDir).components}/`);
+  console.log(`\nAmbit local cluster "${info.prefix}" is up: ${info.nodes.length} node(s), state in ${stateDir}\n`);
+  console.log(nodesTable(info.nodes, pods) + '\n');
+  if (pods.length) console.log(podsTable(pods) + '\n');
+  console.log(forwardsTable(info.forwards, DEMO_FORWARD) + '\n');
+  console.log(`component logs: ${layout(stateDir).components}/`);
   if (existsSync(kubeconfigOf(stateDir))) {
     // Kubernetes mode: kubectl and helm are the tools; the kubeconfig reaches the apiserver.
-    console.log(`  kubeconfig: ${kubeconfigOf(stateDir)}`);
+    console.log(`kubeconfig: ${kubeconfigOf(stateDir)}`);
     console.log(`\nTry: export KUBECONFIG=${kubeconfigOf(stateDir)}; kubectl get nodes,pods -A`);
     return;
   }
-  console.log(`\nTry: ${a} get pods -A${sd}`);
-  if (frontNs === 'shop') {
-    console.log(`     ${a} exec ${frontNs}/${front}${sd} -- ambit echo request http://backend.catalog:8080/\n     ${a} logs ${frontNs}/${front}${sd} -c caller`);
-  }
+  console.log(`\nTry: ${a} get pods -A${sd}\n     ${a} ztunnel-config workloads${sd}\n     ${a} proxy-status${sd}`);
+  const page = info.forwards[DEMO_FORWARD];
+  if (!demo || !page) return;
+  const ex = (f: string) => `${a} apply -f ${shown(path.join(DEMO_EXAMPLES, f))}${sd}`;
+  console.log(`
+The demo: the bookstore in namespace bookinfo answers at http://${page}/productpage
+(productpage → details, reviews v1/v2/v3 → ratings; reviews and ratings through the waypoint;
+a load pod calls it 3 times a second). Next steps to paste, each visible within seconds:
+  1. shift reviews 50/50 between v1 and v3 (HTTPRoute):
+     ${ex('reviews-50-50.yaml')}
+  2. inject a fault: half of the calls to ratings get 503 (VirtualService):
+     ${ex('ratings-fault.yaml')}
+  3. deny a caller: details refuses productpage (AuthorizationPolicy DENY):
+     ${ex('deny-details.yaml')}
+  See the effect: curl -s http://${page}/productpage; undo a step with \`${a} delete -f FILE${sd}\`.`);
 }
 
 export function upCommand(): Command {
   return addStateDir(new Command('up'))
     .description('create a local cluster of network namespaces and run its pods')
     .option('--nodes <n>', 'number of nodes', '2')
-    .option('--demo', 'apply the demo apps (a frontend calling a backend with two versions)')
+    .option('--demo', 'apply the demo: a bookstore (productpage → details, reviews v1/v2/v3 → ratings) with a waypoint and steady traffic')
     .option('-f, --file <path...>', 'manifests to apply once the cluster runs')
     .option('--detach', 'return once every pod runs; the cluster keeps running in the background')
     .option('--no-mesh', 'run the cluster without the mesh data plane (no ztunnel, no CNI agent)')
@@ -143,9 +176,15 @@ export function upCommand(): Command {
         let exited = false;
         child.on('exit', () => (exited = true));
         child.unref();
-        await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited, child.pid!);
+        const printer = new ProgressPrinter((t) => process.stdout.write(t), process.stdout.isTTY === true);
+        console.log(`Starting a ${nodes}-node cluster (log: ${l.runnerLog}) …`);
+        try {
+          await waitReady(stateDir, Number(opts.timeout) * 1000, () => !exited, child.pid!, (s) => printer.update(s));
+        } finally {
+          printer.finish();
+        }
         const store = clusterStore(stateDir);
-        printSummary(stateDir, await store.list<Pod>(POD), readClusterInfo(stateDir)!);
+        printSummary(stateDir, await store.list<Pod>(POD), readClusterInfo(stateDir)!, opts.demo === true);
         await store.close();
         console.log(`\nThe cluster runs in the background (pid ${child.pid}, log ${l.runnerLog}); \`ambit down${stateDir === '/var/lib/ambit' ? '' : ' --state-dir ' + stateDir}\` removes it.`);
         process.exit(0);
@@ -156,19 +195,30 @@ export function upCommand(): Command {
 
 async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Promise<void> {
   // Detached, stdout already is the runner log; in a terminal the log goes to its file and the
-  // terminal shows the summary.
+  // terminal shows the progress and the summary.
+  const quiet = Boolean(process.env.AMBIT_RUNNER_QUIET);
   const level = logLevelFromEnv('runner', process.env);
-  const log = process.env.AMBIT_RUNNER_QUIET ? createLogger('runner', level) : createLogger('runner', level, layout(stateDir).runnerLog);
-  if (!process.env.AMBIT_RUNNER_QUIET) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
-  const cluster = new LocalCluster({ stateDir, nodes, log, ambitBin: AMBIT_BIN, mesh: opts.mesh, ...(opts.kubernetes ? { kubernetes: { bins: findBinaries(REPO_ROOT) } } : {}) });
+  const log = quiet ? createLogger('runner', level) : createLogger('runner', level, layout(stateDir).runnerLog);
+  if (!quiet) console.log(`Starting a ${nodes}-node cluster (log: ${layout(stateDir).runnerLog}) …`);
+  const printer = new ProgressPrinter((t) => process.stdout.write(t), process.stdout.isTTY === true);
+  const cluster = new LocalCluster({
+    stateDir,
+    nodes,
+    log,
+    ambitBin: AMBIT_BIN,
+    mesh: opts.mesh,
+    ...(opts.kubernetes ? { kubernetes: { bins: findBinaries(REPO_ROOT) } } : {}),
+    ...(quiet ? {} : { onProgress: (s: readonly ClusterStep[]) => printer.update(s) }),
+  });
   let stopping = false;
   const stop = async (purge: boolean) => {
     if (stopping) return;
     stopping = true;
     log.info('tearing the cluster down');
-    if (!process.env.AMBIT_RUNNER_QUIET) console.log('\nStopping: removing pods, namespaces and rules …');
+    printer.finish();
+    if (!quiet) console.log('\nStopping: removing pods, namespaces and rules …');
     await cluster.stop(purge);
-    if (!process.env.AMBIT_RUNNER_QUIET) console.log('Cluster removed.');
+    if (!quiet) console.log('Cluster removed.');
     process.exit(0);
   };
   // Ctrl-C / SIGTERM from `ambit down` remove everything the run made.
@@ -177,17 +227,33 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
   try {
     await cluster.start();
     const files = [...(opts.demo ? [DEMO_DIR] : []), ...(opts.file ?? [])];
-    for (const f of files) for (const o of await loadManifests(f)) await applyObject(cluster.store, o, undefined);
-    if (opts.demo) await cluster.forward({ name: 'frontend', service: 'shop/frontend', port: 8080, hostPort: Number(process.env.AMBIT_DEMO_PORT ?? 18080) });
+    if (files.length) {
+      await cluster.step(opts.demo ? 'the demo and manifests' : 'manifests', async () => {
+        let n = 0;
+        for (const f of files) {
+          for (const o of await loadManifests(f)) {
+            await applyObject(cluster.store, o, undefined);
+            n++;
+          }
+        }
+        return n;
+      }, (n) => `${n} objects applied`);
+    }
+    if (opts.demo) {
+      const hostPort = Number(process.env.AMBIT_DEMO_PORT ?? 18080);
+      await cluster.step(`forward 127.0.0.1:${hostPort} to bookinfo/productpage:9080`, () => cluster.forward({ name: DEMO_FORWARD, service: 'bookinfo/productpage', port: 9080, hostPort }));
+    }
     cluster.writeInfo(true);
   } catch (e) {
+    printer.finish();
     log.error({ err: e }, 'cluster start failed');
     await cluster.stop(false).catch(() => undefined);
     throw e;
   }
-  if (!process.env.AMBIT_RUNNER_QUIET) {
-    await waitReady(stateDir, 180_000, () => true, process.pid).catch((e: Error) => log.warn(e.message));
-    printSummary(stateDir, await cluster.store.list<Pod>(POD), readClusterInfo(stateDir)!);
+  if (!quiet) {
+    await waitReady(stateDir, 180_000, () => true, process.pid, (s) => printer.update(s), () => cluster.steps).catch((e: Error) => log.warn(e.message));
+    printer.finish();
+    printSummary(stateDir, await cluster.store.list<Pod>(POD), readClusterInfo(stateDir)!, opts.demo === true);
     console.log('\nPress Ctrl-C to stop and remove the cluster.');
   }
   await new Promise(() => undefined);

@@ -13,7 +13,7 @@ import { Informer, debounced } from './controllers/informer.js';
 import { DNS_VIP } from './controllers/vip.js';
 import { Component, killComponentLeftovers } from './components.js';
 import { Kubelet, type PodNetwork } from './kubelet.js';
-import { clusterPrefix, DASHBOARD_FORWARD, DASHBOARD_PORT, layout, type ClusterInfo, type Layout } from './layout.js';
+import { clusterPrefix, DASHBOARD_FORWARD, DASHBOARD_PORT, layout, type ClusterInfo, type ClusterStep, type Layout } from './layout.js';
 import { createCluster, teardown, type ClusterNetwork, type NodeNetwork } from './net/fabric.js';
 import { createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PluginConf } from './net/cni.js';
 import { ServiceProxy } from './net/kube-proxy.js';
@@ -48,6 +48,8 @@ export interface LocalClusterOptions {
    * mesh comes from the Helm charts instead of the runner (so `mesh` is ignored).
    */
   kubernetes?: { bins: KubeBinaries };
+  /** Called whenever a build step starts or ends, with every step so far. */
+  onProgress?: (steps: readonly ClusterStep[]) => void;
 }
 
 export interface ForwardSpec {
@@ -93,6 +95,7 @@ export class LocalCluster {
   private epInformer?: Informer<Endpoints>;
   private proxyLoop?: ReturnType<typeof debounced>;
   readonly forwardAddrs: Record<string, string> = {};
+  readonly steps: ClusterStep[] = [];
 
   constructor(private readonly o: LocalClusterOptions) {
     this.prefix = clusterPrefix(o.stateDir);
@@ -103,46 +106,76 @@ export class LocalCluster {
     return this.o.log;
   }
 
+  /** Runs one build step, recording it (cluster.json, onProgress) as it starts and ends. */
+  async step<T>(name: string, fn: () => Promise<T> | T, detail?: (r: T) => string | undefined): Promise<T> {
+    const s: ClusterStep = { name, state: 'running' };
+    this.steps.push(s);
+    this.progressed();
+    const t0 = Date.now();
+    try {
+      const r = await fn();
+      const d = detail?.(r);
+      Object.assign(s, { state: 'done', ms: Date.now() - t0 }, d ? { detail: d } : {});
+      return r;
+    } catch (e) {
+      Object.assign(s, { state: 'failed', ms: Date.now() - t0, detail: (e as Error).message.split('\n')[0] });
+      throw e;
+    } finally {
+      this.progressed();
+    }
+  }
+
+  private progressed(): void {
+    if (existsSync(this.l.root)) this.writeInfo();
+    this.o.onProgress?.(this.steps);
+  }
+
   async start(): Promise<void> {
     const log = this.o.log;
-    await preflight((m) => log.info(m));
+    await this.step('preflight: system tools', () => preflight((m) => log.info(m)));
     await cleanupStale(this.o.stateDir, log);
     mkdirSync(this.l.root, { recursive: true });
     this.writeInfo();
-    this.net = await createCluster({ prefix: this.prefix, nodes: this.o.nodes, replace: true, log });
+    this.net = await this.step(`network: a fabric bridge and ${this.o.nodes} node namespace(s)`, () => createCluster({ prefix: this.prefix, nodes: this.o.nodes, replace: true, log }), (n) => n.nodes.map((x) => `${x.name} ${x.address}`).join(', '));
     if (this.o.kubernetes) {
-      this.kube = new KubeControlPlane({
-        bins: this.o.kubernetes.bins,
-        dir: path.join(this.l.root, 'kube'),
-        componentsDir: this.l.components,
-        netns: this.net.control.netns,
-        address: this.net.control.address,
-        log,
-        forward: async (port) => {
-          const pf = await this.forwardTo({ name: 'kube-apiserver', netns: this.net.control.netns, host: this.net.control.address, port });
-          return `${pf.address}:${pf.port}`;
-        },
+      const bins = this.o.kubernetes.bins;
+      await this.step('Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager', async () => {
+        this.kube = new KubeControlPlane({
+          bins,
+          dir: path.join(this.l.root, 'kube'),
+          componentsDir: this.l.components,
+          netns: this.net.control.netns,
+          address: this.net.control.address,
+          log,
+          forward: async (port) => {
+            const pf = await this.forwardTo({ name: 'kube-apiserver', netns: this.net.control.netns, host: this.net.control.address, port });
+            return `${pf.address}:${pf.port}`;
+          },
+        });
+        await this.kube.start();
+        this.store = openStore({ kube: true, kubeconfig: this.kube.kubeconfig }, { logger: log.child({ component: 'store' }), fieldManager: 'ambit-node' });
+        log.info({ kubeconfig: this.kube.kubeconfig, server: this.kube.server }, 'Kubernetes control plane ready');
       });
-      await this.kube.start();
-      this.store = openStore({ kube: true, kubeconfig: this.kube.kubeconfig }, { logger: log.child({ component: 'store' }), fieldManager: 'ambit-node' });
-      log.info({ kubeconfig: this.kube.kubeconfig, server: this.kube.server }, 'Kubernetes control plane ready');
     } else {
       this.store = openStore(this.l.store);
     }
-    await this.seedObjects();
-    this.startDns();
+    await this.step('cluster objects: nodes, kube-dns', () => this.seedObjects());
+    await this.step('cluster DNS', () => this.startDns());
     if (this.kube) {
       // kube-controller-manager runs the controllers; Ambit only binds pods.
       this.binder = new PodBinder(this.store as KubeStore, log.child({ component: 'binder' })).start();
     } else {
-      await this.startControlPlane();
+      await this.step('control plane (ambit control): xDS and certificates', () => this.startControlPlane());
       this.manager = new ControllerManager(this.store, log.child({ component: 'controllers' }));
       this.manager.start();
     }
     const binDir = this.installBin();
     for (const node of this.net.nodes) {
-      const plugins = this.o.mesh === false || this.kube ? [] : await this.startMeshNode(node, binDir);
-      await this.startNode(node, plugins, binDir);
+      const mesh = this.o.mesh !== false && !this.kube;
+      await this.step(`node ${node.name}: ${mesh ? 'ztunnel, CNI agent, ' : ''}kubelet`, async () => {
+        const plugins = mesh ? await this.startMeshNode(node, binDir) : [];
+        await this.startNode(node, plugins, binDir);
+      });
     }
     this.startServiceProxies();
   }
@@ -357,7 +390,11 @@ export class LocalCluster {
     return pf;
   }
 
+  private ready = false;
+
+  /** Writes cluster.json; once `ready` was written it stays so. */
   writeInfo(ready = false): void {
+    this.ready ||= ready;
     const info: ClusterInfo & { ready: boolean } = {
       prefix: this.prefix,
       stateDir: this.l.root,
@@ -365,7 +402,8 @@ export class LocalCluster {
       runnerPid: process.pid,
       forwards: this.forwardAddrs,
       createdAt: new Date().toISOString(),
-      ready,
+      steps: this.steps,
+      ready: this.ready,
     };
     // Atomic: `up --detach` and other commands read it while the runner rewrites it.
     const tmp = `${this.l.cluster}.${process.pid}.tmp`;

@@ -38,6 +38,15 @@ export const DASHBOARD_FORWARD = 'dashboard';
 /** The control plane's dashboard port (Kiali's), also the host port `ambit up` tries first. */
 export const DASHBOARD_PORT = 20001;
 
+/** One step of building the cluster, as `ambit up` shows its progress. */
+export interface ClusterStep {
+  name: string;
+  state: 'running' | 'done' | 'failed';
+  detail?: string;
+  /** How long it took, once finished. */
+  ms?: number;
+}
+
 /** The record `ambit up` writes so that other commands find the cluster. */
 export interface ClusterInfo {
   prefix: string;
@@ -48,4 +57,6 @@ export interface ClusterInfo {
   /** Host loopback port-forwards: name → `127.0.0.1:port`. */
   forwards: Record<string, string>;
   createdAt: string;
+  /** The build steps so far (`ambit up --detach` reads them to show progress). */
+  steps?: ClusterStep[];
 }

@@ -26,6 +26,11 @@ export interface StreamSummary {
   id: number;
   peer: string;
   nodeId: string | undefined;
+  /** The node's cluster (Node.cluster) and proxy version (metadata ISTIO_VERSION), when it sent them. */
+  cluster: string | undefined;
+  version: string | undefined;
+  /** This server's control_plane.identifier, as its responses carry it. */
+  controlPlane: string | undefined;
   connectedAt: number;
   types: TypeSummary[];
 }
@@ -123,7 +128,14 @@ export class XdsServer {
 
   streams(): StreamSummary[] {
     return [...this.#streams].map((s) => ({
-      id: s.info.id, peer: s.info.peer, nodeId: s.info.node?.id, connectedAt: s.info.connectedAt, types: s.summary(),
+      id: s.info.id,
+      peer: s.info.peer,
+      nodeId: s.info.node?.id,
+      cluster: s.info.node?.cluster || undefined,
+      version: typeof s.info.node?.metadata?.ISTIO_VERSION === 'string' ? s.info.node.metadata.ISTIO_VERSION : undefined,
+      controlPlane: this.#ctx.controlPlaneId,
+      connectedAt: s.info.connectedAt,
+      types: s.summary(),
     }));
   }
 

@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Pod } from '../../lib/k8s/types.js';
+import { inNetns } from '../../lib/sys/netns.js';
 import { ownScratch } from '../../lib/sys/testkit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -131,4 +133,10 @@ export function metricSum(text: string, name: string, labels: Record<string, str
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(line.slice(close + 1).trim());
   }
   return sum;
+}
+
+/** A pod's metrics on 15020 (a waypoint's), read from its node's namespace of the cluster `prefix`. */
+export async function podMetrics(prefix: string, pod: Pod): Promise<string> {
+  const script = `fetch('http://${pod.status!.podIP}:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`;
+  return (await inNetns(`${prefix}-${pod.spec.nodeName}`, process.execPath, ['-e', script])).stdout;
 }

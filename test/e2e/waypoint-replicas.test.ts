@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Deployment, Pod } from '../../lib/k8s/types.js';
-import { inNetns } from '../../lib/sys/netns.js';
-import { ROOT, TestCluster, eventually, metricSum } from './testkit.js';
+import { ROOT, TestCluster, eventually, metricSum, podMetrics } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'waypoint-replicas.yaml');
 const NS = 'wpr';
@@ -66,12 +65,8 @@ t.test('a waypoint with two replicas behaves as one', async (t) => {
   t.equal(dep.spec.replicas, 2, 'the ConfigMap set the waypoint Deployment to two replicas');
   const clientRef = `${NS}/${(await pods(NS, '-l', 'app=client'))[0]!.metadata.name}`;
 
-  const metricsOf = async (p: Pod): Promise<string> => {
-    const script = `fetch('http://${p.status!.podIP}:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`;
-    return (await inNetns(`${prefix}-${p.spec.nodeName}`, process.execPath, ['-e', script])).stdout;
-  };
   const servedBy = async (service: string): Promise<number[]> =>
-    Promise.all(waypoints.map(async (p) => metricSum(await metricsOf(p), 'istio_requests_total', { reporter: 'waypoint', destination_service_name: service })));
+    Promise.all(waypoints.map(async (p) => metricSum(await podMetrics(prefix, p), 'istio_requests_total', { reporter: 'waypoint', destination_service_name: service })));
   const burst = async (service: string, n = 100, conns = 20): Promise<Burst> =>
     JSON.parse(await c.ambit('exec', clientRef, '--', 'node', '-e', burstScript(`http://${service}/`, n, conns))) as Burst;
   const request = async (url: string): Promise<{ status: number; body: string }> => {

@@ -8,8 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Pod } from '../../lib/k8s/types.js';
 import type { KubeObject } from '../../lib/store/types.js';
-import { inNetns } from '../../lib/sys/netns.js';
-import { ROOT, TestCluster, eventually, metricSum } from './testkit.js';
+import { ROOT, TestCluster, eventually, metricSum, podMetrics } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'waypoint-traffic.yaml');
 const NS = 'wpt';
@@ -62,10 +61,7 @@ t.test('waypoint traffic management, as the user applies it', async (t) => {
   const applied = await c.try('waypoint', 'apply', '-n', NS, '--enroll-namespace', '--wait', '--waypoint-timeout', '120s');
   t.equal(applied.code, 0, `waypoint apply --enroll-namespace --wait: ${applied.stderr}`);
   const wpPod = (await pods('-l', 'gateway.networking.k8s.io/gateway-name=waypoint'))[0]!;
-  const metrics = async (): Promise<string> => {
-    const script = `fetch('http://${wpPod.status!.podIP}:15020/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`;
-    return (await inNetns(`${prefix}-${wpPod.spec.nodeName}`, process.execPath, ['-e', script])).stdout;
-  };
+  const metrics = (): Promise<string> => podMetrics(prefix, wpPod);
   const counted = async (labels: Record<string, string>): Promise<number> => metricSum(await metrics(), 'istio_requests_total', { reporter: 'waypoint', ...labels });
   // The binding reaches the ztunnels through xDS shortly after the status says so.
   await eventually('requests pass the waypoint', async () => (await request(clientRef, 'http://server/')).status === 200 && (await counted({ destination_service_name: 'server' })) > 0, 60_000);

@@ -11,20 +11,32 @@ export interface TrackedConnection {
   conn: Connection;
   /** The destination workload (this pod); its policies are looked up again on every change. */
   workload: WorkloadView;
+  /** How the client reached us: HBONE (mutual TLS) or plain TCP (15006). */
+  protocol: 'HBONE' | 'TCP';
   /** Closes the connection; called once at most. */
   close(reason: string): void;
 }
 
 export interface ConnectionSummary {
+  /** Inbound: a client reached a local pod; outbound: a local pod's connection going out. */
+  direction: 'inbound' | 'outbound';
   srcIp: string;
+  srcPort?: number;
   srcIdentity?: string;
+  /** Inbound: the local pod's address; outbound: where ztunnel sent it (endpoint or waypoint). */
   dstIp: string;
   dstPort: number;
+  /** Outbound: the address the app dialled (a Service VIP, say). */
+  originalDst?: string;
+  /** The local workload's uid. */
   workload: string;
+  protocol: 'HBONE' | 'TCP';
 }
 
 export class ConnectionManager {
   private readonly live = new Set<TrackedConnection>();
+  /** Outbound connections, only listed (authorization is the destination's to judge). */
+  private readonly outbound = new Set<ConnectionSummary>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -44,6 +56,13 @@ export class ConnectionManager {
   track(c: TrackedConnection): () => void {
     this.live.add(c);
     return () => void this.live.delete(c);
+  }
+
+  /** Registers a live outbound connection for /config_dump; call the returned function when it ends. */
+  trackOutbound(c: Omit<ConnectionSummary, 'direction'>): () => void {
+    const entry: ConnectionSummary = { direction: 'outbound', ...c };
+    this.outbound.add(entry);
+    return () => void this.outbound.delete(entry);
   }
 
   /** Judges every live connection again; closes the denied ones. Returns how many were closed. */
@@ -69,13 +88,16 @@ export class ConnectionManager {
   }
 
   list(): ConnectionSummary[] {
-    return [...this.live].map((c) => ({
+    const inbound = [...this.live].map((c): ConnectionSummary => ({
+      direction: 'inbound',
       srcIp: c.conn.srcIp,
       ...(c.conn.srcIdentity ? { srcIdentity: c.conn.srcIdentity } : {}),
       dstIp: c.conn.dstIp,
       dstPort: c.conn.dstPort,
       workload: c.workload.uid,
+      protocol: c.protocol,
     }));
+    return [...inbound, ...this.outbound];
   }
 
   close(): void {

@@ -73,6 +73,7 @@ export class InboundPassthrough {
     const untrack = this.inputs.connections.track({
       conn,
       workload: local,
+      protocol: 'TCP',
       close: (reason) => {
         late = new ProxyError('AuthorizationPolicyLateRejection', reason);
         copy.destroy(reason);

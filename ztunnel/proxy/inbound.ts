@@ -94,6 +94,7 @@ export function inboundHandler(inputs: ProxyInputs, pod: PodContext): ConnectHan
     const untrack = inputs.connections.track({
       conn,
       workload: local,
+      protocol: 'HBONE',
       close: (reason) => {
         lateReason = new ProxyError('AuthorizationPolicyLateRejection', reason);
         upstream.destroy();

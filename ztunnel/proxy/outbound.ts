@@ -127,7 +127,18 @@ export class Outbound {
     }
     const copy = copyBidirectional(down, up);
     record.open(labels, {}, copy.bytes);
+    const untrack = this.inputs.connections.trackOutbound({
+      srcIp: src.address,
+      srcPort: src.port,
+      srcIdentity: this.pod.identity,
+      dstIp: t.ip,
+      dstPort: t.port,
+      originalDst: formatSockAddr(dst),
+      workload: source.uid,
+      protocol: handoff || t.protocol !== 'TCP' ? 'HBONE' : 'TCP',
+    });
     const totals = await copy.done;
+    untrack();
     record.close(totals, totals.error);
   }
 }
