@@ -28,6 +28,8 @@ import { debugRoutes, readinessRoutes } from './monitoring/routes.js';
 import { startAdminServer } from '../lib/admin/server.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
+import { traceRoutes } from './traces/routes.js';
+import { TraceStore } from './traces/store.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
 import { GatewayController } from './gateway/controller.js';
 import { isWaypointAccount } from './xds/admission.js';
@@ -56,6 +58,8 @@ export interface ControlPlane {
   rootCertFile: string;
   /** The SPIFFE id in the serving certificate. */
   servingIdentity: string;
+  /** Spans received on `POST /v1/traces` of the monitoring port. */
+  traces: TraceStore;
   /** A node credential signed with this control plane's key (what `issue-node-credential` writes). */
   issueNodeCredential(nodeName: string, ttlSeconds?: number): string;
   isReady(): boolean;
@@ -182,7 +186,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
             deployments,
             services: informers.get('services')!,
             serviceAccounts: informers.get('serviceAccounts')!,
-            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
+            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId, ...(config.waypointOtlpEndpoint ? { otlpEndpoint: config.waypointOtlpEndpoint } : {}) },
             domainSuffix: config.domainSuffix,
             log: log.child({ sub: 'waypoints' }),
           }).start();
@@ -238,11 +242,13 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.grpc.host, config.grpc.port), serving.credentials);
     live.grpcListening = true;
 
+    // The embedded OTLP receiver's spans: what `ambit up` points ztunnels and waypoints at.
+    const traces = new TraceStore();
     const monitoring = await startAdminServer({
       name: 'monitoring',
       host: config.monitoring.host,
       port: config.monitoring.port,
-      routes: debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }),
+      routes: { ...debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }), ...traceRoutes(traces) },
       log,
       inUseHint: IN_USE,
     });
@@ -254,6 +260,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       addresses,
       rootCertPem: ca.rootPem(),
       rootCertFile,
+      traces,
       servingIdentity: serving.certificate.identity,
       issueNodeCredential: (node, ttl) => fileAuthenticator.issueNodeCredential(node, ttl),
       isReady: ready,

@@ -19,8 +19,18 @@ export interface RouteSpec {
   handler: Handler;
 }
 
-/** Exact path → handler. */
+/** Exact path → handler; a key ending in `/*` takes every path below it (the longest one wins). */
 export type Routes = Record<string, Handler | RouteSpec>;
+
+function prefixRoute(routes: Routes, path: string): Handler | RouteSpec | undefined {
+  let best: string | undefined;
+  for (const k of Object.keys(routes)) {
+    if (!k.endsWith('/*')) continue;
+    const prefix = k.slice(0, -1);
+    if (path.length > prefix.length && path.startsWith(prefix) && (best === undefined || k.length > best.length)) best = k;
+  }
+  return best === undefined ? undefined : routes[best];
+}
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -65,7 +75,7 @@ export type Dispatch = { kind: 'handler'; handler: Handler } | { kind: 'reply'; 
 
 /** Where a request goes: its handler, or the 404 (listing the paths) or 405 (with Allow) it gets. */
 export function dispatch(routes: Routes, method: string, path: string): Dispatch {
-  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  const route = Object.hasOwn(routes, path) ? routes[path] : prefixRoute(routes, path);
   if (route === undefined) {
     return { kind: 'reply', reply: text(`no route ${path}; try ${Object.keys(routes).sort().join(', ')}\n`, 404) };
   }
