@@ -72,3 +72,19 @@ t.test('an unreachable collector neither throws nor blocks', async (t) => {
   await e.close();
   t.match(e.stats, { failed: 1 });
 });
+
+t.test('tracer: none without an endpoint; the sampler follows the percentage; a bare host gets /v1/traces', async (t) => {
+  const { createTracer, otlpTracesUrl } = await import('./tracing.js');
+  t.equal(createTracer({ settings: { traceSamplingPercent: 100 }, resource: { service: 'x' }, log: silentLogger() }), undefined, 'tracing off: no tracer at all');
+  let r = 0;
+  const seq = [0.05, 0.5, 0.09, 0.95];
+  const tracer = createTracer({ settings: { otlpEndpoint: 'http://127.0.0.1:1', traceSamplingPercent: 10 }, resource: { service: 'x' }, log: silentLogger(), random: () => seq[r++ % seq.length]! })!;
+  t.same([tracer.sample(), tracer.sample(), tracer.sample(), tracer.sample()], [true, false, true, false]);
+  await tracer.close();
+  const none = createTracer({ settings: { otlpEndpoint: 'http://127.0.0.1:1', traceSamplingPercent: 0 }, resource: { service: 'x' }, log: silentLogger() })!;
+  t.equal(none.sample(), false);
+  await none.close();
+  t.equal(otlpTracesUrl('http://jaeger:4318'), 'http://jaeger:4318/v1/traces');
+  t.equal(otlpTracesUrl('http://c:15014/v1/traces'), 'http://c:15014/v1/traces');
+  t.equal(otlpTracesUrl('https://c/custom/path'), 'https://c/custom/path');
+});
