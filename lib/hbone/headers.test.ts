@@ -2,7 +2,7 @@
 import t from 'tap';
 import { canonicalIp, formatHostPort, parseAuthority } from './authority.js';
 import { connectHeaders } from './client.js';
-import { buildBaggage, buildForwarded, newTraceparent, parseBaggage, parseForwarded, parseTraceparent } from './headers.js';
+import { buildBaggage, buildForwarded, parseBaggage, parseForwarded } from './headers.js';
 import { poolKey } from './pool.js';
 
 t.test('parseAuthority', async (t) => {
@@ -68,17 +68,6 @@ t.test('baggage', async (t) => {
   t.same(parseBaggage('service.name=a%20b%2Cc%3Bd%25'), { serviceName: 'a b,c;d%' });
   t.same(parseBaggage(' k8s.job.name = j ;prop=1 , unknown=x, k8s.thing.name=y, bad'), { workloadType: 'job', workloadName: 'j' });
   t.same(parseBaggage(''), {});
-});
-
-t.test('traceparent', async (t) => {
-  const a = newTraceparent();
-  const b = newTraceparent();
-  t.match(a, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
-  t.not(a, b, 'random per connection');
-  t.same(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'), { traceId: '0af7651916cd43dd8448eb211c80319c', parentId: 'b7ad6b7169203331', flags: '01' });
-  for (const bad of ['01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', '00-00000000000000000000000000000000-b7ad6b7169203331-01', '00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01', '00-xyz', undefined]) {
-    t.equal(parseTraceparent(bad), undefined, String(bad));
-  }
 });
 
 t.test('CONNECT headers and pool keys', async (t) => {

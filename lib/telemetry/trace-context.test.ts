@@ -1,5 +1,5 @@
 import t from 'tap';
-import { nextTrace, parseB3Multi, parseB3Single, readIncoming } from './trace-context.js';
+import { nextTrace, parseB3Multi, parseB3Single, parseTraceparent, readIncoming } from './trace-context.js';
 
 const bytes = (n: number) => Buffer.alloc(n, 0xab);
 const SPAN = 'ab'.repeat(8);
@@ -28,6 +28,14 @@ t.test('traceparent: started when absent or invalid', async (t) => {
   }
   t.equal(nextTrace({}, { bytes, sample: () => false }).traceparent, `00-${NEW_TRACE}-${SPAN}-00`, 'a new trace follows the sampler');
   t.equal(nextTrace({ traceparent: `01-${T32}-${P}-01-future` }, { bytes }).parentSpanId, P, 'a later version may carry more fields');
+});
+
+t.test('ztunnel without tracing: a fresh unsampled traceparent per connection; malformed ones are refused', async (t) => {
+  const a = nextTrace({}, { sample: () => false }).traceparent;
+  t.match(a, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  t.not(a, nextTrace({}, { sample: () => false }).traceparent, 'random per connection');
+  t.same(parseTraceparent(`00-${T32}-${P}-01`), { traceId: T32, spanId: P, flags: '01' });
+  for (const bad of [`00-${'0'.repeat(32)}-${P}-01`, `00-${T32}-${'0'.repeat(16)}-01`, '00-xyz', `ff-${T32}-${P}-01`, undefined]) t.equal(parseTraceparent(bad), undefined, String(bad));
 });
 
 t.test('B3 single header: table', async (t) => {

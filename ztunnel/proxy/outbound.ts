@@ -5,7 +5,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, formatHostPort, formatSockAddr, sockAddrOf } from '../../lib/hbone/authority.js';
-import { buildForwarded, newTraceparent } from '../../lib/hbone/headers.js';
+import { buildForwarded } from '../../lib/hbone/headers.js';
 import type { SockAddr } from '../../lib/native/types.js';
 import { nextTrace } from '../../lib/telemetry/trace-context.js';
 import type { TcpConnectionLabels } from '../../lib/telemetry/metrics.js';
@@ -30,6 +30,8 @@ function destinationOf(r: Resolution): WorkloadView | undefined {
       return undefined;
   }
 }
+
+const NEVER = (): boolean => false;
 
 export class Outbound {
   constructor(
@@ -139,8 +141,8 @@ export class Outbound {
    */
   #traceparent(record: ConnectionRecord, target: string): string {
     const tracer = this.inputs.tracer;
-    if (!tracer) return newTraceparent();
-    const tc = nextTrace({}, { sample: tracer.sample });
+    const tc = nextTrace({}, { sample: tracer ? tracer.sample : NEVER });
+    if (!tracer) return tc.traceparent;
     if (tc.sampled) record.traced(tracer, { traceId: tc.traceId, spanId: tc.spanId, parentSpanId: undefined, name: `outbound ${target}`, kind: 'client' });
     return tc.traceparent;
   }
