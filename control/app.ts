@@ -35,6 +35,8 @@ import { IssuedCertificates } from './ca/issued.js';
 import { startAdminServer } from '../lib/admin/server.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { ControlMetrics } from './monitoring/metrics.js';
+import { traceRoutes } from './traces/routes.js';
+import { TraceStore } from './traces/store.js';
 import { StatusWriter, type StatusTarget } from './status/writer.js';
 import { GatewayController } from './gateway/controller.js';
 import { isWaypointAccount } from './xds/admission.js';
@@ -65,6 +67,8 @@ export interface ControlPlane {
   rootCertFile: string;
   /** The SPIFFE id in the serving certificate. */
   servingIdentity: string;
+  /** Spans received on `POST /v1/traces` of the monitoring port. */
+  traces: TraceStore;
   /** A node credential signed with this control plane's key (what `issue-node-credential` writes). */
   issueNodeCredential(nodeName: string, ttlSeconds?: number): string;
   isReady(): boolean;
@@ -190,7 +194,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
             services: informers.get('services')!,
             serviceAccounts: informers.get('serviceAccounts')!,
             configMaps,
-            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId },
+            render: { xdsAddress: config.waypointXdsAddress, caAddress: config.waypointXdsAddress, trustDomain: config.trustDomain, clusterId: config.clusterId, ...(config.waypointOtlpEndpoint ? { otlpEndpoint: config.waypointOtlpEndpoint } : {}) },
             domainSuffix: config.domainSuffix,
             log: log.child({ sub: 'waypoints' }),
           }).start();
@@ -252,11 +256,13 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
     const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.grpc.host, config.grpc.port), serving.credentials);
     live.grpcListening = true;
 
+    // The embedded OTLP receiver's spans: what `ambit up` points ztunnels and waypoints at.
+    const traces = new TraceStore();
     const monitoring = await startAdminServer({
       name: 'monitoring',
       host: config.monitoring.host,
       port: config.monitoring.port,
-      routes: debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }),
+      routes: { ...debugRoutes({ metrics, model: modelSync, xds: xdsServer, callerOf: (id) => gate.callerOf(id), ready, config }), ...traceRoutes(traces) },
       log,
       inUseHint: IN_USE,
     });
@@ -296,6 +302,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       addresses,
       rootCertPem: ca.rootPem(),
       rootCertFile,
+      traces,
       servingIdentity: serving.certificate.identity,
       issueNodeCredential: (node, ttl) => fileAuthenticator.issueNodeCredential(node, ttl),
       isReady: ready,

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
+import { listenAddressSchema, otlpEndpointSchema, trustDomainSchema } from '../lib/config/schemas.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
 import { formatHostPort } from '../lib/net/host-port.js';
@@ -57,6 +57,8 @@ export const ConfigSchema = z
     deploymentController: z.boolean(),
     /** host:port of this control plane as waypoint pods dial it (their XDS_ADDRESS and CA_ADDRESS). */
     waypointXdsAddress: z.string().min(1),
+    /** Handed to the waypoints it deploys as their --otlp-endpoint; none = they do not trace. */
+    waypointOtlpEndpoint: otlpEndpointSchema.optional(),
     /** Sent to xDS clients as control_plane.identifier. */
     controlPlaneId: z.string().min(1),
     logLevel: z.enum(LOG_LEVELS),
@@ -119,6 +121,7 @@ export interface ControlFlags {
   status?: boolean;
   deploymentController?: boolean;
   waypointXdsAddress?: string;
+  waypointOtlpEndpoint?: string;
   logLevel?: string;
   kubeconfig?: string;
   tokenAudience?: string;
@@ -209,6 +212,7 @@ export function resolveConfig(flags: ControlFlags, env: Env = process.env): Conf
     writeStatus: r.boolean('writeStatus', { flag: '--no-status', env: ['AMBIENT_ENABLE_STATUS'] }, true),
     deploymentController: r.boolean('deploymentController', { flag: '--no-deployment-controller', env: ['PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER'] }, true),
     waypointXdsAddress: r.string('waypointXdsAddress', { flag: '--waypoint-xds-address', env: ['AMBIT_WAYPOINT_XDS_ADDRESS'], default: advertised(grpc, namespace) }),
+    waypointOtlpEndpoint: r.string('waypointOtlpEndpoint', { flag: '--waypoint-otlp-endpoint', env: ['AMBIT_WAYPOINT_OTLP_ENDPOINT'] }),
     controlPlaneId: env.POD_NAME || os.hostname() || 'ambit-control',
     logLevel: r.logLevel(),
     kube: kubeMode(r, flags, env, namespace),

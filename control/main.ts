@@ -57,6 +57,7 @@ export function controlCommand(io: ControlIO = defaultIO): Command {
     .option('--token-audience <aud>', 'Kubernetes mode: the audience of the service-account tokens callers present (env AMBIT_TOKEN_AUDIENCE; default ambit-control)')
     .option('--no-deployment-controller', 'do not deploy waypoints for Gateways of class istio-waypoint (env PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER)')
     .option('--waypoint-xds-address <host:port>', 'the xDS and CA address waypoint pods are given (env AMBIT_WAYPOINT_XDS_ADDRESS; default: --grpc-address if it names a host, else istiod.<namespace>.svc:15012)')
+    .option('--waypoint-otlp-endpoint <url>', 'the OTLP/HTTP collector waypoint pods send spans to (env AMBIT_WAYPOINT_OTLP_ENDPOINT; default none; `ambit up` passes the embedded receiver, http://<control>:15014/v1/traces)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .action(async (o: ControlFlags & { status: boolean; deploymentController: boolean }) => {
       // commander sets these to true unless --no-…; leave the default to the environment then.

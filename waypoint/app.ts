@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcCaClient, type CaClient } from '../lib/ca-client/ca-client.js';
 import { Closers } from '../lib/sys/closers.js';
+import { createTracer } from '../lib/telemetry/tracing.js';
 import { SecretManager } from '../lib/ca-client/secret-manager.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
 import type { Routes } from '../lib/admin/routes.js';
@@ -109,6 +110,9 @@ export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Pr
     const client = new UpstreamClient(connector);
     closers.push(() => client.close());
     const clusters = new ClusterManager(state, engines);
+    // Istio names a waypoint's spans' service `<gateway>.<namespace>`.
+    const tracer = createTracer({ settings: config, resource: { service: `${config.gatewayName}.${config.namespace}`, attributes: { 'k8s.namespace.name': config.namespace, 'k8s.pod.name': config.podName } }, log, registry });
+    if (tracer) closers.push(() => tracer.close());
     const handler = new RequestHandler({
       view: state,
       clusters,
@@ -118,6 +122,7 @@ export async function startWaypoint(config: Config, deps: WaypointDeps = {}): Pr
       random,
       log: log.child({ subsystem: 'http' }),
       replayLimitBytes: 1024 * 1024,
+      ...(tracer ? { tracer } : {}),
     });
     const listener = new WaypointListener({ view: state, credentials, handler, clusters, connector, log: log.child({ subsystem: 'listener' }), hboneMetrics: new HboneMetrics(registry), ...(deps.sniffTimeoutMs !== undefined ? { sniffTimeoutMs: deps.sniffTimeoutMs } : {}) });
 

@@ -15,6 +15,10 @@ t.test('the environment the control plane sets is enough', async (t) => {
   t.equal(c.trustDomain, 'cluster.local');
   t.equal(c.clusterId, 'Kubernetes');
   t.equal(c.redisAddress, undefined);
+  t.equal(c.otlpEndpoint, undefined, 'no tracing unless a collector is named');
+  t.equal(c.traceSamplingPercent, 100);
+  t.equal(resolveConfig({}, { ...env, AMBIT_OTLP_ENDPOINT: 'http://10.240.0.2:15014/v1/traces' }).otlpEndpoint, 'http://10.240.0.2:15014/v1/traces', 'the control plane passes it in the pod environment');
+  t.equal(resolveConfig({ traceSampling: '5' }, env).traceSamplingPercent, 5);
   t.equal(waypointKey(c), 'app/waypoint');
   t.equal(waypointIdentity(c), 'spiffe://cluster.local/ns/app/sa/waypoint');
 });
@@ -36,6 +40,10 @@ t.test('errors name what the user typed', async (t) => {
     [{ hboneAddress: 'x:y' }, env, /--hbone-address/],
     [{ logLevel: 'loud' }, env, /--log-level/],
     [{ name: 'Bad_Name' }, env, /--name: must be a Kubernetes name/],
+    [{ otlpEndpoint: 'collector:4318' }, env, /--otlp-endpoint: must be an http:\/\/ or https:\/\/ URL/],
+    [{}, { ...env, AMBIT_OTLP_ENDPOINT: 'ftp://x' }, /environment AMBIT_OTLP_ENDPOINT: must be an http/],
+    [{ traceSampling: '101' }, env, /--trace-sampling/],
+    [{ traceSampling: 'half' }, env, /--trace-sampling: "half" is not a whole number/],
   ];
   for (const [flags, e, want] of rows) {
     let err: unknown;

@@ -2,7 +2,8 @@
 // the waypoint Deployment's pod, ARCHITECTURE.md §1), then defaults, read through lib/config.
 // Pure, so every rule is tested in tables; main.ts only collects inputs.
 import { z } from 'zod';
-import { hostPortSchema, listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
+import { hostPortSchema, listenAddressSchema, otlpEndpointSchema, samplingPercentSchema, trustDomainSchema } from '../lib/config/schemas.js';
+import { readTracingSettings } from '../lib/telemetry/tracing.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
 
@@ -35,6 +36,9 @@ export const ConfigSchema = z.object({
   certTtlSeconds: z.number().int().positive(),
   drainMs: z.number().int().min(0),
   connectTimeoutMs: z.number().int().positive(),
+  /** OTLP/HTTP collector for spans; none = no tracing. */
+  otlpEndpoint: otlpEndpointSchema.optional(),
+  traceSamplingPercent: samplingPercentSchema,
   logLevel: z.enum(LOG_LEVELS),
 });
 
@@ -62,6 +66,8 @@ export interface WaypointFlags {
   certTtl?: string;
   drain?: string;
   connectTimeout?: string;
+  otlpEndpoint?: string;
+  traceSampling?: string;
   logLevel?: string;
 }
 
@@ -105,6 +111,7 @@ export function resolveConfig(flags: WaypointFlags, env: Env = process.env): Con
     certTtlSeconds: Math.round(r.duration('certTtlSeconds', { flag: '--cert-ttl', env: ['SECRET_TTL'], default: '24h' }) / 1000),
     drainMs: Math.ceil(r.duration('drainMs', { flag: '--drain', env: ['TERMINATION_DRAIN_DURATION'], default: '5s' })),
     connectTimeoutMs: Math.ceil(r.duration('connectTimeoutMs', { flag: '--connect-timeout', env: ['AMBIT_CONNECT_TIMEOUT'], default: '10s' })),
+    ...readTracingSettings(r),
     logLevel: r.logLevel('logLevel'),
   };
   if (gatewayName === undefined) r.problem('gatewayName', 'not set; pass --name or set GATEWAY_NAME to the name of the waypoint Gateway this instance serves');

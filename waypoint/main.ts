@@ -29,6 +29,8 @@ export function waypointCommand(io: { err: (s: string) => void } = { err: (s) =>
     .option('--cert-ttl <duration>', 'requested certificate lifetime (env SECRET_TTL; default 24h)', durationArg('--cert-ttl'))
     .option('--drain <duration>', 'how long requests may finish on shutdown (env TERMINATION_DRAIN_DURATION; default 5s)', durationArg('--drain'))
     .option('--connect-timeout <duration>', 'upstream HBONE connect timeout (default 10s)', durationArg('--connect-timeout'))
+    .option('--otlp-endpoint <url>', 'OTLP/HTTP collector for spans, e.g. http://127.0.0.1:4318/v1/traces (env AMBIT_OTLP_ENDPOINT; default none: no tracing)')
+    .option('--trace-sampling <percent>', 'share of new traces recorded, 0-100 (env AMBIT_TRACE_SAMPLING; default 100)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (env AMBIT_LOG_LEVEL; default info)')
     .action(async (flags: WaypointFlags) => {
       await runComponent({

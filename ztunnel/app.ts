@@ -9,6 +9,7 @@ import type net from 'node:net';
 import { AccessLog } from '../lib/telemetry/access-log.js';
 import { createLogger, type Logger } from '../lib/telemetry/log.js';
 import { createMetricsRegistry, HboneMetrics, TcpMetrics } from '../lib/telemetry/metrics.js';
+import { createTracer } from '../lib/telemetry/tracing.js';
 import type { BackoffOptions } from '../lib/xds/types.js';
 import { healthzRoutes, proxyMetricsRoutes } from '../lib/admin/routes.js';
 import { adminRoutes } from './admin/admin.js';
@@ -93,6 +94,8 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
 
     const connections = new ConnectionManager(state, log.child({ subsystem: 'connections' }));
     closers.push(() => connections.close());
+    const tracer = createTracer({ settings: config, resource: { service: 'ztunnel', attributes: { 'k8s.node.name': config.nodeName } }, log, registry });
+    if (tracer) closers.push(() => tracer.close());
     const inputs: ProxyInputs = {
       state,
       certs: secrets,
@@ -103,6 +106,7 @@ export async function startZtunnel(config: Config, deps: ZtunnelDeps = {}): Prom
       sourceWaitMs: 5_000,
       connectTimeoutMs: config.connectTimeoutMs,
       localPods: new LocalPods(config.sameNodeHandoff),
+      ...(tracer ? { tracer } : {}),
     };
     const podNet = deps.podNet ?? ((fd: number) => netnsPodNet(fd));
     const pods = new InPodRegistry({

@@ -2,7 +2,8 @@
 // one validated Config out. Pure, so every rule is tested in tables; main.ts only collects inputs.
 import os from 'node:os';
 import { z } from 'zod';
-import { hostPortSchema, listenAddressSchema, trustDomainSchema } from '../lib/config/schemas.js';
+import { hostPortSchema, listenAddressSchema, otlpEndpointSchema, samplingPercentSchema, trustDomainSchema } from '../lib/config/schemas.js';
+import { readTracingSettings } from '../lib/telemetry/tracing.js';
 import { LOG_LEVELS } from '../lib/config/log-level.js';
 import { SettingsReader, type Env } from '../lib/config/settings.js';
 
@@ -43,6 +44,9 @@ export const ConfigSchema = z.object({
   connectTimeoutMs: z.number().int().positive(),
   /** Connections between two pods of this node skip TLS and HTTP/2 (authorization and telemetry stay). */
   sameNodeHandoff: z.boolean(),
+  /** OTLP/HTTP collector for connection spans; none = no tracing. */
+  otlpEndpoint: otlpEndpointSchema.optional(),
+  traceSamplingPercent: samplingPercentSchema,
   logLevel: z.enum(LOG_LEVELS),
 });
 
@@ -71,6 +75,8 @@ export interface ZtunnelFlags {
   connectTimeout?: string;
   /** commander's --no-same-node-handoff gives false. */
   sameNodeHandoff?: boolean;
+  otlpEndpoint?: string;
+  traceSampling?: string;
   logLevel?: string;
 }
 
@@ -106,6 +112,7 @@ export function resolveConfig(flags: ZtunnelFlags, env: Env = process.env): Conf
     drainMs: Math.ceil(r.duration('drainMs', { flag: '--drain', env: ['CONNECTION_TERMINATION_DEADLINE'], default: '5s' })),
     connectTimeoutMs: Math.ceil(r.duration('connectTimeoutMs', { flag: '--connect-timeout', env: ['CONNECTION_TIMEOUT'], default: '10s' })),
     sameNodeHandoff: r.boolean('sameNodeHandoff', { flag: '--no-same-node-handoff', env: ['AMBIT_SAME_NODE_HANDOFF'] }, true),
+    ...readTracingSettings(r),
     logLevel: r.logLevel('logLevel', ['RUST_LOG']),
   };
   return r.validate('ztunnel', ConfigSchema, raw);

@@ -46,6 +46,8 @@ export function ztunnelCommand(io: ZtunnelIO = { err: (s) => process.stderr.writ
     .option('--cert-ttl <duration>', 'requested workload certificate lifetime (env SECRET_TTL; default 24h)', durationArg('--cert-ttl'))
     .option('--drain <duration>', 'how long connections may finish on shutdown (env CONNECTION_TERMINATION_DEADLINE; default 5s)', durationArg('--drain'))
     .option('--connect-timeout <duration>', 'TCP and HBONE connect timeout (env CONNECTION_TIMEOUT; default 10s)', durationArg('--connect-timeout'))
+    .option('--otlp-endpoint <url>', 'OTLP/HTTP collector for connection spans, e.g. http://127.0.0.1:4318/v1/traces (env AMBIT_OTLP_ENDPOINT; default none: no tracing)')
+    .option('--trace-sampling <percent>', 'share of new traces recorded, 0-100 (env AMBIT_TRACE_SAMPLING; default 100)')
     .option('--no-same-node-handoff', 'send traffic between two pods of this node over HBONE too, not in process (env AMBIT_SAME_NODE_HANDOFF=false)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env AMBIT_LOG_LEVEL; default info)')
     .action(async (o: ZtunnelFlags) => {

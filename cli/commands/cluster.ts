@@ -49,6 +49,7 @@ interface UpOpts {
   timeout: string;
   mesh: boolean;
   kubernetes?: boolean;
+  otlpEndpoint?: string;
 }
 
 /** Settled: every Deployment has its replicas, and every pod runs and is Ready. */
@@ -157,6 +158,7 @@ export function upCommand(): Command {
     .option('--no-mesh', 'run the cluster without the mesh data plane (no ztunnel, no CNI agent)')
     .option('--kubernetes', 'the store is a real etcd + kube-apiserver + kube-controller-manager (built by test/k8s/setup); install the mesh with helm')
     .option('--timeout <seconds>', 'how long --detach waits for pods', '180')
+    .option('--otlp-endpoint <url>', "where ztunnels and waypoints send spans (OTLP/HTTP); default the control plane's embedded receiver")
     .action(async (opts: UpOpts) => {
       const stateDir = path.resolve(stateDirOf(opts));
       const l = layout(stateDir);
@@ -170,7 +172,7 @@ export function upCommand(): Command {
       if (opts.detach) {
         mkdirSync(stateDir, { recursive: true });
         const fd = openSync(l.runnerLog, 'a');
-        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.mesh ? [] : ['--no-mesh']), ...(opts.kubernetes ? ['--kubernetes'] : []), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
+        const args = [AMBIT_BIN, 'up', '--state-dir', stateDir, '--nodes', String(nodes), ...(opts.demo ? ['--demo'] : []), ...(opts.mesh ? [] : ['--no-mesh']), ...(opts.kubernetes ? ['--kubernetes'] : []), ...(opts.otlpEndpoint ? ['--otlp-endpoint', opts.otlpEndpoint] : []), ...(opts.file ?? []).flatMap((f) => ['-f', path.resolve(f)])];
         const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, AMBIT_RUNNER_QUIET: '1' } });
         closeSync(fd);
         let exited = false;
@@ -207,6 +209,7 @@ async function runForeground(stateDir: string, nodes: number, opts: UpOpts): Pro
     log,
     ambitBin: AMBIT_BIN,
     mesh: opts.mesh,
+    ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
     ...(opts.kubernetes ? { kubernetes: { bins: findBinaries(REPO_ROOT) } } : {}),
     ...(quiet ? {} : { onProgress: (s: readonly ClusterStep[]) => printer.update(s) }),
   });

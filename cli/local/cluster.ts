@@ -50,6 +50,8 @@ export interface LocalClusterOptions {
   kubernetes?: { bins: KubeBinaries };
   /** Called whenever a build step starts or ends, with every step so far. */
   onProgress?: (steps: readonly ClusterStep[]) => void;
+  /** Where ztunnels and waypoints send spans; default the control plane's embedded receiver. */
+  otlpEndpoint?: string;
 }
 
 export interface ForwardSpec {
@@ -209,11 +211,17 @@ export class LocalCluster {
       '--ca-root', path.join(this.l.ca, 'root-cert.pem'),
       '--credential-file', path.join(this.credentialsDir, `${node.name}.token`),
       '--zds-socket', zds,
+      '--otlp-endpoint', this.otlpEndpoint,
     ]);
     // Easier to see into: each ztunnel's admin (/config_dump) and metrics on the host's loopback.
     await this.forwardTo({ name: `ztunnel ${node.name} admin (/config_dump)`, netns: node.netns, host: '127.0.0.1', port: 15000 });
     await this.forwardTo({ name: `ztunnel ${node.name} metrics`, netns: node.netns, host: node.address, port: 15020 });
     return [{ type: 'ambit-cni', agentSocket: cniSocket, excludeNamespaces: ['kube-system', 'istio-system'] }];
+  }
+
+  /** The OTLP/HTTP traces URL the mesh's proxies export to. */
+  get otlpEndpoint(): string {
+    return this.o.otlpEndpoint ?? `http://${this.net.control.address}:15014/v1/traces`;
   }
 
   get binDir(): string {
@@ -280,7 +288,7 @@ export class LocalCluster {
     for (const n of this.net.nodes) {
       await issueNodeCredential({ caDir: this.l.ca, credentialsDir: this.credentialsDir, nodeName: n.name, logger: this.o.log });
     }
-    this.startComponent('control', this.net.control.netns, ['control', '--state-dir', this.l.root, '--grpc-address', `${this.net.control.address}:15012`]);
+    this.startComponent('control', this.net.control.netns, ['control', '--state-dir', this.l.root, '--grpc-address', `${this.net.control.address}:15012`, '--waypoint-otlp-endpoint', this.otlpEndpoint]);
     const root = path.join(this.l.ca, 'root-cert.pem');
     const deadline = Date.now() + 60_000;
     while (!existsSync(root)) {

@@ -21,6 +21,8 @@ export interface RenderOptions {
   caAddress: string;
   trustDomain: string;
   clusterId: string;
+  /** The waypoints' OTLP/HTTP collector (AMBIT_OTLP_ENDPOINT in the pod); none = no tracing. */
+  otlpEndpoint?: string;
 }
 
 type GatewayMeta = Pick<KubeObject['metadata'], 'name' | 'namespace' | 'uid'>;
@@ -86,6 +88,7 @@ export function renderDeployment(gw: GatewayMeta, o: RenderOptions): Deployment 
                 { name: 'CA_ADDRESS', value: o.caAddress },
                 { name: 'TRUST_DOMAIN', value: o.trustDomain },
                 { name: 'CLUSTER_ID', value: o.clusterId },
+                ...(o.otlpEndpoint ? [{ name: 'AMBIT_OTLP_ENDPOINT', value: o.otlpEndpoint }] : []),
               ],
               ports: [
                 { name: 'mesh', containerPort: 15008, protocol: 'TCP' },

@@ -19,7 +19,7 @@ export interface RouteSpec {
   handler: Handler;
 }
 
-/** Exact path → handler; a key ending in `/*` answers every path under it (`/api/services/*`). */
+/** Exact path → handler; a key ending in `/*` takes every path below it (the longest one wins). */
 export type Routes = Record<string, Handler | RouteSpec>;
 
 const TEXT = 'text/plain; charset=utf-8';

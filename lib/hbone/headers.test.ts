@@ -2,7 +2,7 @@
 import t from 'tap';
 import { canonicalIp, formatHostPort, parseAuthority } from './authority.js';
 import { connectHeaders } from './client.js';
-import { buildBaggage, buildForwarded, newTraceparent, parseBaggage, parseForwarded, parseTraceparent } from './headers.js';
+import { buildBaggage, buildForwarded, parseBaggage, parseForwarded } from './headers.js';
 import { poolKey } from './pool.js';
 
 t.test('parseAuthority', async (t) => {
@@ -95,17 +95,6 @@ t.test('baggage from a hostile peer: only valid values of known keys', async (t)
     ['a header of 2048 bytes', `service.name=reviews,user.pad=${'x'.repeat(2048 - 'service.name=reviews,user.pad='.length)}`, { serviceName: 'reviews' }],
   ];
   for (const [what, header, want] of cases) t.same(parseBaggage(header), want, what);
-});
-
-t.test('traceparent', async (t) => {
-  const a = newTraceparent();
-  const b = newTraceparent();
-  t.match(a, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
-  t.not(a, b, 'random per connection');
-  t.same(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'), { traceId: '0af7651916cd43dd8448eb211c80319c', parentId: 'b7ad6b7169203331', flags: '01' });
-  for (const bad of ['01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', '00-00000000000000000000000000000000-b7ad6b7169203331-01', '00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01', '00-xyz', undefined]) {
-    t.equal(parseTraceparent(bad), undefined, String(bad));
-  }
 });
 
 t.test('CONNECT headers and pool keys', async (t) => {

@@ -1,6 +1,5 @@
-// The HBONE request headers besides `:authority`: forwarded, baggage, traceparent.
-// Pure builders and parsers.
-import { randomBytes } from 'node:crypto';
+// The HBONE request headers besides `:authority`: forwarded and baggage (traceparent is
+// lib/telemetry/trace-context.ts). Pure builders and parsers.
 import { namespaceProblem, serviceAccountProblem } from '../identity/spiffe.js';
 
 // === forwarded ===
@@ -131,33 +130,4 @@ export function parseBaggage(value: string | undefined): BaggageFields {
     }
   }
   return out;
-}
-
-// === traceparent ===
-
-export interface TraceParent {
-  traceId: string;
-  parentId: string;
-  flags: string;
-}
-
-const TRACEPARENT_RE = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-function nonZeroHex(bytes: number): string {
-  for (;;) {
-    const hex = randomBytes(bytes).toString('hex');
-    if (!/^0+$/.test(hex)) return hex;
-  }
-}
-
-/** A fresh W3C traceparent, `00-<trace id>-<parent id>-00`: ztunnel starts one per proxied connection. */
-export function newTraceparent(): string {
-  return `00-${nonZeroHex(16)}-${nonZeroHex(8)}-00`;
-}
-
-/** Version 00 only; all-zero ids are invalid per W3C. */
-export function parseTraceparent(value: string | undefined): TraceParent | undefined {
-  const m = value === undefined ? null : TRACEPARENT_RE.exec(value.trim());
-  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
-  return { traceId: m[1]!, parentId: m[2]!, flags: m[3]! };
 }

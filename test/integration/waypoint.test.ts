@@ -17,6 +17,7 @@ import { resolveConfig } from '../../waypoint/config.js';
 import { FakeControlPlane, HbonePool, issue, loopbackIps, metricSum, serviceResource, startClientTunnel, startEchoPod, testCaClient, workloadResource } from './testkit/waypoint.js';
 import { seededRandom } from '../../lib/sys/testkit.js';
 import { promtoolCheck } from './testkit/promtool.js';
+import { startReceiver } from './testkit/traces.js';
 
 const NS = 'app';
 const HOST = `echo.${NS}.svc.cluster.local`;
@@ -73,11 +74,12 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
   // A route for another waypoint must be ignored.
   cp.routes(NS, 'other.app.svc.cluster.local', 'app/other-waypoint', []);
 
+  const receiver = await startReceiver(t);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'waypoint-test-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(path.join(dir, 'token'), 'node-credential\n');
   const config = resolveConfig(
-    { hboneAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', metricsAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', xdsAddress: xds.address, tokenFile: path.join(dir, 'token'), logLevel: 'silent' },
+    { hboneAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', metricsAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', xdsAddress: xds.address, tokenFile: path.join(dir, 'token'), otlpEndpoint: receiver.url, logLevel: 'silent' },
     { GATEWAY_NAME: 'waypoint', POD_NAMESPACE: NS },
   );
   const wp = await startWaypoint(config, { caClient: testCaClient(ca), xdsCredentials: grpc.credentials.createInsecure(), random: seededRandom(42), logger: process.env.WAYPOINT_TEST_LOG ? createLogger('waypoint', 'debug') : silentLogger(), xdsBackoff: { initialMs: 20, maxMs: 200 } });
@@ -154,6 +156,43 @@ t.test('waypoint: routing, splits, header mutation, faults, retries, timeouts, m
     t.ok(seen['x-request-id']);
     t.equal(r.headers['x-resp'], 'set');
     t.equal(r.headers['x-pod'], undefined);
+  });
+
+  await t.test('spans: one SERVER span per request, a child of the caller, exported over OTLP; B3 continued', async (t) => {
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const r = await get('/headers', { traceparent: `00-${trace}-00f067aa0ba902b7-01` });
+    const seen = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
+    const [span] = await receiver.waitFor('the /headers request', (all) => all.filter((s) => s.traceId === trace));
+    t.match(span, { parentSpanId: '00f067aa0ba902b7', kind: 'server', service: `waypoint.${NS}`, name: `${HOST}:80/*`, status: { code: 'unset' } });
+    t.match(span!.attributes, { 'http.method': 'GET', 'http.status_code': 200, route: 'headers', upstream_cluster: `outbound|80|v1|${HOST}`, response_flags: '-', 'peer.identity': CLIENT_ID, 'upstream.address': ipA });
+    t.equal(seen.traceparent, `00-${trace}-${span!.spanId}-01`, "the app's parent is the waypoint's span");
+    t.ok(v1.tunnelTraceparents.includes(seen.traceparent!), 'and so is the upstream CONNECT');
+    t.ok(span!.endNs > span!.startNs && span!.startNs > BigInt(Date.now() - 60_000) * 1_000_000n, 'epoch nanoseconds');
+
+    const b3 = await get('/headers', { 'x-b3-traceid': 'a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b8', 'x-b3-sampled': '1' });
+    const bh = (JSON.parse(b3.body) as { headers: Record<string, string> }).headers;
+    const [b3span] = await receiver.waitFor('the B3 request', (all) => all.filter((s) => s.traceId === '0000000000000000a3ce929d0e0e4736'));
+    t.same([bh['x-b3-traceid'], bh['x-b3-spanid'], bh['x-b3-parentspanid'], bh['x-b3-sampled']], ['a3ce929d0e0e4736', b3span!.spanId, '00f067aa0ba902b8', '1'], 'B3 multi continued with the same 64-bit trace id');
+    t.equal(bh.traceparent, `00-0000000000000000a3ce929d0e0e4736-${b3span!.spanId}-01`, 'and traceparent sent alongside');
+    const single = await get('/headers', { b3: `${trace.replace('4bf', '5bf')}-00f067aa0ba902b9-1` });
+    t.match((JSON.parse(single.body) as { headers: Record<string, string> }).headers.b3, new RegExp(`^${trace.replace('4bf', '5bf')}-[0-9a-f]{16}-1-00f067aa0ba902b9$`), 'B3 single continued');
+
+    await get('/headers', { traceparent: '00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
+    const aborted = await get('/abort', { traceparent: '00-7bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    await receiver.waitFor('the /abort request', (all) => all.filter((s) => s.traceId.startsWith('7bf92f')));
+    t.equal(receiver.spans().filter((s) => s.traceId.startsWith('6bf92f')).length, 0, 'an unsampled request records no span');
+    const [abortSpan] = receiver.spans().filter((s) => s.traceId.startsWith('7bf92f'));
+    if (aborted.status === 503) t.match(abortSpan, { status: { code: 'error' }, attributes: { response_flags: 'FI', 'http.status_code': 503 } }, 'an aborted request is an error span with its flag');
+    else t.match(abortSpan, { status: { code: 'unset' }, attributes: { 'http.status_code': 200 } });
+
+    const listed = (await (await fetch(`${receiver.base}/api/traces?service=waypoint.${NS}&limit=500`)).json()) as { data: Array<{ traceID: string; spans: Array<{ spanID: string; references: Array<{ spanID: string }> }>; processes: Record<string, { serviceName: string }> }> };
+    const mine = listed.data.find((x) => x.traceID === trace);
+    t.ok(mine, '/api/traces finds the trace by service');
+    t.equal(mine!.spans[0]!.references[0]!.spanID, '00f067aa0ba902b7', 'Jaeger-shaped: the parent as a CHILD_OF reference');
+    t.same(Object.values(mine!.processes).map((p) => p.serviceName), [`waypoint.${NS}`]);
+    const one = await fetch(`${receiver.base}/api/traces/${trace}`);
+    t.equal(one.status, 200);
+    t.equal((await fetch(`${receiver.base}/api/traces/${'e'.repeat(32)}`)).status, 404);
   });
 
   await t.test('fault abort 50% of 1,000 requests', async (t) => {

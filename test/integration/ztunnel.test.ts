@@ -27,6 +27,7 @@ import { authz, key, svc, wl } from '../../ztunnel/state/testkit.js';
 import { bulkRate, connectionRate, requestRate } from './testkit/ztunnel-bench.js';
 import { buildNetwork, fetchText, InProcessCa, LogCapture, metricValue, redirectPod, requireRoot, Session, startApp, talk, waitFor, type PodNs } from './testkit/ztunnel.js';
 import { promtoolCheck } from './testkit/promtool.js';
+import { startReceiver } from './testkit/traces.js';
 
 requireRoot('test/integration/ztunnel.test');
 
@@ -77,6 +78,7 @@ t.test('ztunnel in pod namespaces', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), `ambit-zt-${process.pid}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const logs = new LogCapture('debug');
+  const receiver = await startReceiver(t);
   const zdsPod = (p: PodNs, sa: string): ZdsPod => ({ uid: `uid-${p.name}`, name: p.name, namespace: 'demo', serviceAccount: sa, netnsPath: p.path });
   const startAgent = async (nodeName: string, pods: ZdsPod[]): Promise<string> => {
     const socket = path.join(dir, `${nodeName}.sock`);
@@ -88,7 +90,7 @@ t.test('ztunnel in pod namespaces', async (t) => {
   };
   const startNode = async (nodeName: string, socket: string): Promise<Ztunnel> => {
     const config = resolveConfig(
-      { nodeName, xdsAddress: xds.address, zdsSocket: socket, caRoot: '/nonexistent', adminAddress: '127.0.0.1:0', metricsAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', certTtl: '6s', drain: '1s', connectTimeout: '3s' },
+      { nodeName, xdsAddress: xds.address, zdsSocket: socket, caRoot: '/nonexistent', adminAddress: '127.0.0.1:0', metricsAddress: '127.0.0.1:0', readinessAddress: '127.0.0.1:0', certTtl: '6s', drain: '1s', connectTimeout: '3s', otlpEndpoint: receiver.url },
       { AMBIT_NODE_CREDENTIAL: `token-of-${nodeName}` },
     );
     const zt = await startZtunnel(config, {
@@ -130,6 +132,16 @@ t.test('ztunnel in pod namespaces', async (t) => {
     t.match(line, { 'src.addr': new RegExp(`^${a.ip}:`), 'dst.addr': `${b1.ip}:8080`, 'dst.hbone_addr': `${b1.ip}:8080`, duration: /ms$/ });
     const outLine = logs.find('connection complete', { direction: 'outbound', 'dst.workload': 'b1' })[0];
     t.match(outLine, { 'dst.addr': `${b1.ip}:15008`, 'dst.identity': BACKEND, 'src.identity': FRONTEND });
+  });
+
+  await t.test('spans: each proxied connection an outbound CLIENT span starting a trace and an inbound SERVER span its child', async (t) => {
+    t.same(await talk(a, b1.ip, 8080, 'traced'), { greeting: `b1 ${a.ip}`, echo: 'traced' });
+    const [inbound] = await receiver.waitFor('the inbound side of a to b1', (all) => all.filter((s) => s.kind === 'server' && s.attributes['src.identity'] === FRONTEND && s.attributes['dst.workload'] === 'b1'));
+    const [outbound] = await receiver.waitFor('its outbound side', (all) => all.filter((s) => s.spanId === inbound!.parentSpanId));
+    t.match(outbound, { traceId: inbound!.traceId, kind: 'client', parentSpanId: undefined, service: 'ztunnel', name: `outbound ${b1.ip}:8080`, attributes: { direction: 'outbound', 'dst.identity': BACKEND } });
+    t.match(inbound, { service: 'ztunnel', name: `inbound ${b1.ip}:8080`, status: { code: 'unset' }, attributes: { direction: 'inbound', 'dst.addr': `${b1.ip}:8080` } });
+    t.ok(Number(inbound!.attributes.bytes_recv) >= 'traced\n'.length, 'the byte counts ride along');
+    t.ok(outbound!.startNs <= inbound!.startNs && outbound!.endNs >= inbound!.startNs, 'the outbound span encloses the start of the inbound one');
   });
 
   await t.test('same node: b2 to b1 is handed over in process by node-2, with identity, policy, metrics and the source IP', async (t) => {

@@ -151,7 +151,7 @@ export class WaypointListener {
     inner.localAddress = r.localAddress.address;
     inner.localPort = r.localAddress.port;
     const appProtocol = service.ports.find((p) => p.port === r.port)?.appProtocol;
-    const base = { service, port: r.port, peerIdentity: r.peerIdentity, sourceIp: inner.remoteAddress };
+    const base = { service, port: r.port, peerIdentity: r.peerIdentity, sourceIp: inner.remoteAddress, ...(r.traceparent ? { tunnelTraceparent: r.traceparent } : {}) };
     void (async () => {
       const kind: Detected = appProtocol === 'TCP' || appProtocol === 'TLS' ? 'tcp' : await sniff(inner, this.d.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS);
       if (inner.destroyed) return;

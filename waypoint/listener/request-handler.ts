@@ -18,7 +18,9 @@ import { splitTarget, type Headers } from '../route/request.js';
 import { applyRewrite, redirectLocation } from '../route/rewrite.js';
 import type { ServiceInfo, WaypointView } from '../state/types.js';
 import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry.js';
-import { nextTrace } from '../telemetry/trace.js';
+import { nextTrace, TRACE_HEADERS } from '../../lib/telemetry/trace-context.js';
+import type { Tracer } from '../../lib/telemetry/tracing.js';
+import { requestSpan } from '../telemetry/request-span.js';
 import { UpstreamError, type UpstreamClient, type UpstreamProtocol, type UpstreamResponse } from '../upstream/client.js';
 import type { ClusterManager } from '../upstream/cluster.js';
 import { forward } from '../upstream/forwarder.js';
@@ -39,6 +41,8 @@ export interface ConnContext {
   /** The original client's IP (HBONE `forwarded`, else the peer's address). */
   sourceIp: string;
   downstream: 'HTTP/1.1' | 'HTTP/2';
+  /** The HBONE CONNECT's traceparent: the parent of requests that carry no trace context. */
+  tunnelTraceparent?: string;
 }
 
 export interface HandlerDeps {
@@ -51,6 +55,8 @@ export interface HandlerDeps {
   log: Logger;
   /** Bodies up to this size are kept for retries and mirrors. */
   replayLimitBytes: number;
+  /** Absent when tracing is off. */
+  tracer?: Tracer;
 }
 
 const REPLAY_DEFAULT = 1024 * 1024;
@@ -105,7 +111,8 @@ export class RequestHandler {
     const { path, query } = splitTarget(req.url ?? '/');
     const authority = String(inHeaders[':authority'] ?? inHeaders.host ?? `${ctx.service.hostname}:${ctx.port}`);
     const grpc = isGrpc(inHeaders['content-type']);
-    const trace = nextTrace(typeof inHeaders.traceparent === 'string' ? inHeaders.traceparent : undefined);
+    const tracer = this.d.tracer;
+    const trace = nextTrace(inHeaders, { fallbackParent: ctx.tunnelTraceparent, ...(tracer ? { sample: tracer.sample } : {}) });
     const requestId = typeof inHeaders['x-request-id'] === 'string' && inHeaders['x-request-id'] ? inHeaders['x-request-id'] : randomUUID();
     const rec: RequestRecord = {
       startedAt,
@@ -136,6 +143,7 @@ export class RequestHandler {
       recorded = true;
       if (sent.body) rec.requestBytes += sent.body.bytes;
       this.d.telemetry.record(rec);
+      if (tracer && trace.sampled) tracer.record(requestSpan(rec, trace, performance.now(), ctx.service.hostname, ctx.port));
     };
     res.once('close', finish);
     const gone = new AbortController();
@@ -242,11 +250,13 @@ export class RequestHandler {
     rec.service = target;
     const port = dest.port || ctx.port;
     const cluster = this.d.clusters.get(target, port, dest.subset, dest.subsetLabels);
+    rec.upstreamCluster = `outbound|${port}|${dest.subset}|${target.hostname}`;
 
     const rw = applyRewrite(route.rewrite, path, sel.match);
     const upstreamAuthority = rw.host ?? authority;
     const outHeaders = mutateHeaders(forwardable(inHeaders), route.requestHeaders, dest.requestHeaders);
-    outHeaders.traceparent = trace.traceparent;
+    for (const h of TRACE_HEADERS) delete outHeaders[h];
+    Object.assign(outHeaders, trace.headers);
     outHeaders['x-request-id'] = requestId;
     outHeaders['x-forwarded-proto'] ??= 'http';
     const upstreamPath = query ? `${rw.path}?${query}` : rw.path;

@@ -21,6 +21,8 @@ export interface RequestRecord {
   service: ServiceInfo | undefined;
   endpoint: EndpointInfo | undefined;
   route: string | undefined;
+  /** Istio's cluster name, `outbound|<port>|<subset>|<hostname>`. */
+  upstreamCluster?: string;
   requestBytes: number;
   responseBytes: number;
   traceId: string;

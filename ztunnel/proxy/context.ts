@@ -5,6 +5,7 @@ import type { HbonePool } from '../../lib/hbone/pool.js';
 import type { Credentials } from '../../lib/hbone/tls.js';
 import type { SockAddr } from '../../lib/native/types.js';
 import type { Logger } from '../../lib/telemetry/log.js';
+import type { Tracer } from '../../lib/telemetry/tracing.js';
 import type { StateView } from '../state/view.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { LocalPods } from './local-pods.js';
@@ -30,6 +31,8 @@ export interface ProxyInputs {
   connectTimeoutMs: number;
   /** The pods served by this ztunnel, for the same-node handoff; absent: every hop is HBONE. */
   localPods?: LocalPods;
+  /** Absent when tracing is off: then no span work at all. */
+  tracer?: Tracer;
 }
 
 /** The pod a proxy instance serves (from ZDS), and its namespace's sockets. */

@@ -7,6 +7,7 @@ import { parseBaggage, parseForwarded } from '../../lib/hbone/headers.js';
 import { tryParseSpiffeId } from '../../lib/identity/spiffe.js';
 import type { ConnectHandler, ConnectRequest, ConnectResult } from '../../lib/hbone/server.js';
 import type { PeerLabels, TcpConnectionLabels } from '../../lib/telemetry/metrics.js';
+import { nextTrace } from '../../lib/telemetry/trace-context.js';
 import { authorize, type Connection } from '../rbac/authorize.js';
 import type { ServiceView, WorkloadView } from '../state/types.js';
 import type { StateView } from '../state/view.js';
@@ -47,6 +48,11 @@ export function inboundHandler(inputs: ProxyInputs, pod: PodContext): ConnectHan
       'dst.addr': formatSockAddr(req.localAddress),
       'dst.hbone_addr': req.authority,
     });
+    // A sampled trace in the CONNECT: this side's (SERVER) span, a child of the caller's.
+    if (inputs.tracer && req.traceparent) {
+      const tc = nextTrace({ traceparent: req.traceparent });
+      if (tc.sampled && tc.parentSpanId) record.traced(inputs.tracer, { traceId: tc.traceId, spanId: tc.spanId, parentSpanId: tc.parentSpanId, name: `inbound ${req.authority}`, kind: 'server' });
+    }
     const refuse = (status: 400 | 401 | 503, e: ProxyError, l?: TcpConnectionLabels): ConnectResult => {
       record.fail(e, l);
       return { status, reason: `${e.code}: ${e.message}` };

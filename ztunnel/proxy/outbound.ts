@@ -5,8 +5,9 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, formatHostPort, formatSockAddr, sockAddrOf } from '../../lib/hbone/authority.js';
-import { buildForwarded, newTraceparent } from '../../lib/hbone/headers.js';
+import { buildForwarded } from '../../lib/hbone/headers.js';
 import type { SockAddr } from '../../lib/native/types.js';
+import { nextTrace } from '../../lib/telemetry/trace-context.js';
 import type { TcpConnectionLabels } from '../../lib/telemetry/metrics.js';
 import type { WorkloadView } from '../state/types.js';
 import type { Resolution } from '../state/view.js';
@@ -29,6 +30,8 @@ function destinationOf(r: Resolution): WorkloadView | undefined {
       return undefined;
   }
 }
+
+const NEVER = (): boolean => false;
 
 export class Outbound {
   constructor(
@@ -84,10 +87,11 @@ export class Outbound {
     record.note({ 'dst.addr': formatHostPort(t.ip, t.port), ...workloadFields('dst', destinationOf(r)), ...(service ? { 'dst.service': service.hostname } : {}) });
     let up: Duplex;
     const handoff = this.inputs.localPods && handoffTarget(r, this.inputs.localPods);
+    const traceparent = t.protocol === 'TCP' && !handoff ? undefined : this.#traceparent(record, service?.hostname ?? formatSockAddr(dst));
     try {
       if (handoff) {
         const forwarded = buildForwarded(formatSockAddr(src), service?.hostname);
-        up = await handOff(handoff, { address: src, identity: this.pod.identity, forwarded, baggage: workloadBaggage(source), traceparent: newTraceparent() }, t, down);
+        up = await handOff(handoff, { address: src, identity: this.pod.identity, forwarded, baggage: workloadBaggage(source), traceparent: traceparent! }, t, down);
         labels.destination = peerLabels(destinationOf(r), handoff.inbound.identity);
         record.note({ 'dst.hbone_addr': t.authority!, 'dst.identity': handoff.inbound.identity });
       } else if (t.protocol === 'TCP') {
@@ -108,7 +112,7 @@ export class Outbound {
             authority: t.authority!,
             forwarded: buildForwarded(formatSockAddr(src), service?.hostname),
             baggage: workloadBaggage(source),
-            traceparent: newTraceparent(),
+            traceparent: traceparent!,
           })
           .catch((e: unknown) => {
             throw hboneFailure(e);
@@ -140,5 +144,17 @@ export class Outbound {
     const totals = await copy.done;
     untrack();
     record.close(totals, totals.error);
+  }
+
+  /**
+   * The CONNECT's traceparent: with tracing on, this connection's (CLIENT) span starts a trace,
+   * sampled or not as the tracer decides; without, a fresh unsampled one as Istio's ztunnel sends.
+   */
+  #traceparent(record: ConnectionRecord, target: string): string {
+    const tracer = this.inputs.tracer;
+    const tc = nextTrace({}, { sample: tracer ? tracer.sample : NEVER });
+    if (!tracer) return tc.traceparent;
+    if (tc.sampled) record.traced(tracer, { traceId: tc.traceId, spanId: tc.spanId, parentSpanId: undefined, name: `outbound ${target}`, kind: 'client' });
+    return tc.traceparent;
   }
 }

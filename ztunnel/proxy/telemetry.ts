@@ -3,8 +3,13 @@
 import { buildBaggage } from '../../lib/hbone/headers.js';
 import { durationText, type AccessLog, type AccessLogEntry } from '../../lib/telemetry/access-log.js';
 import { tcpLabels, type HboneMetrics, type PeerLabels, type ServiceLabels, type TcpConnectionLabels, type TcpLabels, type TcpMetrics } from '../../lib/telemetry/metrics.js';
+import { nowNs, perfToNs, type SpanRecord } from '../../lib/telemetry/span.js';
+import type { Tracer } from '../../lib/telemetry/tracing.js';
 import type { ServiceView, WorkloadView } from '../state/types.js';
 import { errorText, ProxyError } from './errors.js';
+
+/** A connection span's identity; times, attributes (the access-log fields) and status come at its end. */
+export type ConnectionSpan = Pick<SpanRecord, 'traceId' | 'spanId' | 'parentSpanId' | 'name' | 'kind'>;
 
 export interface ProxyTelemetry {
   metrics: TcpMetrics;
@@ -88,10 +93,27 @@ export class ConnectionRecord {
   /** Bytes already added to the counters. */
   private readonly counted = { received: 0, sent: 0 };
 
+  private span: { tracer: Tracer; s: ConnectionSpan } | undefined;
+
   constructor(
     private readonly t: ProxyTelemetry,
     private entry: AccessLogEntry,
   ) {}
+
+  /** Records a span for this connection when it ends (only sampled connections are traced). */
+  traced(tracer: Tracer, s: ConnectionSpan): void {
+    this.span = { tracer, s };
+  }
+
+  private endSpan(error: string | undefined, flag: string | undefined, bytes?: { received: number; sent: number }): void {
+    if (!this.span) return;
+    const { tracer, s } = this.span;
+    const attributes: SpanRecord['attributes'] = {};
+    for (const [k, v] of Object.entries(this.entry)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attributes[k] = v;
+    if (bytes) Object.assign(attributes, { bytes_sent: bytes.received, bytes_recv: bytes.sent });
+    if (flag) attributes.response_flags = flag;
+    tracer.record({ ...s, startNs: perfToNs(this.startedAt), endNs: nowNs(), attributes, status: error ? { code: 'error', message: error } : { code: 'unset' } });
+  }
 
   /** Adds access-log fields learnt along the way. */
   note(more: Partial<AccessLogEntry>): void {
@@ -139,6 +161,7 @@ export class ConnectionRecord {
       this.t.metrics.connectionClosed(labels, { received: bytes.received - this.counted.received, sent: bytes.sent - this.counted.sent });
     }
     this.t.accessLog.complete({ ...this.entry, bytes_sent: bytes.received, bytes_recv: bytes.sent, duration: durationText(this.startedAt), ...(err ? { error: err } : {}) });
+    this.endSpan(err, err && error instanceof ProxyError ? error.responseFlag : undefined, bytes);
   }
 
   /** The connection never got going. `l`: labels, when enough was known to count it. */
@@ -150,5 +173,6 @@ export class ConnectionRecord {
     const e = { ...this.entry, response_flags: error.responseFlag, error: `${error.code}: ${error.message}` };
     if (l) this.t.accessLog.complete({ ...e, bytes_sent: 0, bytes_recv: 0, duration: durationText(this.startedAt) });
     else this.t.accessLog.failed(e);
+    this.endSpan(`${error.code}: ${error.message}`, error.responseFlag);
   }
 }

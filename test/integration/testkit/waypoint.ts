@@ -110,6 +110,8 @@ export interface EchoPod {
   hits: Map<string, number>;
   /** Authorities the HBONE server was asked for. */
   authorities: string[];
+  /** The traceparent of each CONNECT, as the next hop's ztunnel would read it. */
+  tunnelTraceparents: string[];
 }
 
 const ECHO_SERVICE: grpc.ServiceDefinition = {
@@ -168,10 +170,12 @@ export async function startEchoPod(t: Scope, ca: TestCa, o: { name: string; ip: 
   const appPort = (app.address() as net.AddressInfo).port;
   const creds = await issue(ca, o.identity);
   const authorities: string[] = [];
+  const tunnelTraceparents: string[] = [];
   const hbone = new HboneServer({
     credentials: () => creds,
     onConnect: async (req) => {
       authorities.push(req.authority);
+      if (req.traceparent) tunnelTraceparents.push(req.traceparent);
       if (req.host !== o.ip) return { status: 503, reason: `${req.host} is not this pod` };
       const port = req.port === 8080 ? appPort : req.port === 9090 ? grpcPort : undefined;
       if (port === undefined) return { status: 503, reason: `nothing listens on ${req.port}` };
@@ -182,7 +186,7 @@ export async function startEchoPod(t: Scope, ca: TestCa, o: { name: string; ip: 
   });
   await hbone.listen({ host: o.ip, port: 15008 });
   t.teardown(() => hbone.close());
-  return { name: o.name, ip: o.ip, identity: o.identity, hbone, hits, authorities };
+  return { name: o.name, ip: o.ip, identity: o.identity, hbone, hits, authorities, tunnelTraceparents };
 }
 
 // === the client side ===
