@@ -85,6 +85,7 @@ interface Container {
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; readOnlyRootFilesystem?: boolean; privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
   containers: Container[];
@@ -224,6 +225,14 @@ t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Con
     node: 'node-1', cniSocket: '/var/run/ambit/cni.sock', zdsSocket: '/var/run/ambit/ztunnel.sock', metrics: { port: 15114 },
     excludeNamespaces: ['kube-system', 'legacy', NS], dnsCapture: false, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
   });
+  // The plugin is installed and chained where the node's CNI directories are mounted.
+  const mountOf = (hostPath: string) => {
+    const vol = spec.volumes?.find((v) => v.hostPath?.path === hostPath);
+    return c.volumeMounts?.find((m) => m.name === vol?.name)?.mountPath;
+  };
+  t.equal(config.cniBinDir, mountOf('/opt/cni/bin'), '--cni-bin-dir is where the node\'s /opt/cni/bin is mounted');
+  t.equal(config.cniConfDir, mountOf('/etc/cni/net.d'), '--cni-conf-dir is where the node\'s /etc/cni/net.d is mounted');
+  t.ok(config.cniBinDir && config.cniConfDir, 'both are set');
   t.equal(spec.hostNetwork, true, 'the probe SNAT is in the node network namespace');
   t.notOk(spec.hostPID, 'no host PID namespace unless hostPID=true');
   t.equal(spec.priorityClassName, 'system-node-critical');
