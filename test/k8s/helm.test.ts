@@ -223,7 +223,7 @@ t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Con
   const config = resolveCni(flags, envOf(c, FIELDS));
   t.match(config, {
     node: 'node-1', cniSocket: '/var/run/ambit/cni.sock', zdsSocket: '/var/run/ambit/ztunnel.sock', metrics: { port: 15114 },
-    excludeNamespaces: ['kube-system', 'legacy', NS], dnsCapture: false, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
+    excludeNamespaces: ['kube-system', 'legacy', NS], pod: { namespace: NS, name: 'pod-1' }, dnsCapture: false, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
   });
   // The plugin is installed and chained where the node's CNI directories are mounted.
   const mountOf = (hostPath: string) => {
@@ -516,6 +516,10 @@ spec:
     await no(cni, ['get', 'secrets', '-n', NS]);
     await no(cni, ['list', 'services', '-A']);
     await no(cni, ['create', 'tokenreviews.authentication.k8s.io']);
+    await yes(cni, ['get', 'daemonsets.apps/ambit-cni-node', '-n', NS]);
+    await no(cni, ['get', 'daemonsets.apps/ztunnel', '-n', NS]);
+    await no(cni, ['list', 'daemonsets.apps', '-A']);
+    await no(cni, ['delete', 'daemonsets.apps', '-n', NS]);
 
     // ztunnel talks only to the control plane.
     const zt = 'ztunnel';
