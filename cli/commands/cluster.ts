@@ -14,7 +14,7 @@ import { runClusterDns } from '../local/dns/main.js';
 import { findBinaries } from '../local/kube/binaries.js';
 import type { ClusterStore } from '../../lib/store/types.js';
 import { applyObject } from './objects.js';
-import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
+import { addStateDir, isAlive, kubeconfigOf, readClusterInfo, stateDirOf } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/cli/main.js: what pods and components run as `ambit`. */
@@ -23,11 +23,6 @@ export const AMBIT_BIN = path.resolve(here, '..', 'main.js');
 export const DEMO_DIR = path.resolve(here, '..', '..', '..', 'cli', 'local', 'demo');
 /** The repository (test/k8s/versions.json pins the Kubernetes binaries). */
 const REPO_ROOT = path.resolve(here, '..', '..', '..');
-
-/** The admin kubeconfig a `--kubernetes` cluster writes (host loopback). */
-export function kubeconfigOf(stateDir: string): string {
-  return path.join(layout(stateDir).root, 'kube', 'kubeconfig');
-}
 
 /** The store of a running cluster: its API server in Kubernetes mode, else its state directory. */
 function clusterStore(stateDir: string): ClusterStore {
