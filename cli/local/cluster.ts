@@ -288,8 +288,10 @@ export class LocalCluster {
       if (mapped !== path.normalize(p)) nodePaths.add(path.normalize(p));
       return mapped;
     };
+    // What plugins open by the node's paths (the agent's socket); the CNI directories themselves are
+    // read by the runtime through their host paths, and the host's own plugins must stay visible.
     const view = (): BindMount[] => {
-      const mounts = [...nodePaths].filter((p) => existsSync(nodeHostPath(root, p))).map((p) => ({ source: nodeHostPath(root, p), target: p, readOnly: false }));
+      const mounts = [...nodePaths].filter((p) => !CNI_DIRS.includes(p) && existsSync(nodeHostPath(root, p))).map((p) => ({ source: nodeHostPath(root, p), target: p, readOnly: false }));
       recordMountPoints(mountPoints, hostMountPoints(mounts, existsSync));
       return mounts;
     };
@@ -430,6 +432,9 @@ export class LocalCluster {
     if (purge) rmSync(this.l.root, { recursive: true, force: true });
   }
 }
+
+/** A node's CNI directories, as its pods (the CNI chart) know them. */
+const CNI_DIRS = ['/etc/cni/net.d', '/opt/cni/bin'];
 
 /** The record of mount points containers made on the host, removed at `down`. */
 export function mountPointsFile(l: Layout): string {

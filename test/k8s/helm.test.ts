@@ -213,7 +213,7 @@ t.test('the control plane chart passes only flags `ambit control` has, mapped to
 });
 
 t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Config', async (t) => {
-  const objs = await render('ambit-cni', ['excludeNamespaces={kube-system,legacy}', 'dnsCapture=false', 'redirectBackend=nft', 'probeBackend=nft', 'probeIpv6=true', 'zdsAckTimeout=2s', 'metricsPort=15114', 'logLevel=warn']);
+  const objs = await render('ambit-cni', ['excludeNamespaces={kube-system,legacy}', 'dnsCapture=true', 'redirectBackend=nft', 'probeBackend=nft', 'probeIpv6=true', 'zdsAckTimeout=2s', 'metricsPort=15114', 'logLevel=warn']);
   const spec = podSpec(objs, 'DaemonSet');
   const c = spec.containers[0]!;
   t.equal(c.args?.[0], 'cni-agent');
@@ -223,7 +223,7 @@ t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Con
   const config = resolveCni(flags, envOf(c, FIELDS));
   t.match(config, {
     node: 'node-1', cniSocket: '/var/run/ambit/cni.sock', zdsSocket: '/var/run/ambit/ztunnel.sock', metrics: { port: 15114 },
-    excludeNamespaces: ['kube-system', 'legacy', NS], pod: { namespace: NS, name: 'pod-1' }, dnsCapture: false, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
+    excludeNamespaces: ['kube-system', 'legacy', NS], pod: { namespace: NS, name: 'pod-1' }, dnsCapture: true, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
   });
   // The plugin is installed and chained where the node's CNI directories are mounted.
   const mountOf = (hostPath: string) => {
@@ -239,6 +239,8 @@ t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Con
   t.same(c.securityContext?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] });
   t.match(c.securityContext, { runAsUser: 0, privileged: false, readOnlyRootFilesystem: true });
   t.same(spec.volumes?.filter((v) => v.hostPath).map((v) => v.hostPath!.path).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/run/xtables.lock', '/var/run/ambit', '/var/run/netns']);
+  const defaults = podSpec(await render('ambit-cni'), 'DaemonSet').containers[0]!;
+  t.ok(defaults.args?.includes('--no-dns-capture'), 'by default DNS is not captured: ztunnel has no DNS proxy to answer it');
   const withPid = podSpec(await render('ambit-cni', ['hostPID=true']), 'DaemonSet');
   t.equal(withPid.hostPID, true);
   t.same(withPid.containers[0]!.securityContext?.capabilities?.add, ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'], 'SYS_PTRACE only with hostPID');
