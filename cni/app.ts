@@ -11,7 +11,9 @@ import { NodeAgent } from './agent/agent.js';
 import { PodController, type RecoveryReport } from './agent/controller.js';
 import { findPodNetns } from './agent/netns-finder.js';
 import { chainCniConfig } from './agent/chain.js';
-import { installPlugin, PLUGIN_BINARY } from '../lib/cni-plugin/install.js';
+import { installPlugin, PLUGIN_BINARY, uninstallPlugin } from '../lib/cni-plugin/install.js';
+import type { KubeStore } from '../lib/store/kube.js';
+import { detectUninstall, unchainCniConfig } from './agent/uninstall.js';
 import { cniHandlers } from './agent/events.js';
 import { AgentMetrics } from './agent/metrics.js';
 import { startAdminServer, type AdminServer } from '../lib/admin/server.js';
@@ -116,6 +118,17 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
       const chained = await chainCniConfig(config.cniConfDir, { type: PLUGIN_BINARY, agentSocket: cni.socketPath, excludeNamespaces: config.excludeNamespaces });
       log.info({ file: chained.file, changed: chained.changed }, 'ambit-cni chained into the node CNI configuration');
     }
+    /** Uninstall: new pods get no redirection, then every enrolled pod leaves the mesh. */
+    const leaveMesh = async (): Promise<void> => {
+      if (config.cniConfDir) {
+        const file = await unchainCniConfig(config.cniConfDir).catch((err: Error) => log.warn({ err: err.message }, 'unchaining ambit-cni failed'));
+        log.info({ file }, 'ambit-cni unchained from the node CNI configuration');
+      }
+      if (config.cniBinDir) await uninstallPlugin(config.cniBinDir).catch((err: Error) => log.warn({ err: err.message }, 'removing the plugin failed'));
+      for (const entry of agent.list()) {
+        await agent.unenrol(entry, 'uninstall', true).catch((err: Error) => log.warn({ pod: entry.key, err: err.message }, 'unenrolling failed'));
+      }
+    };
     ctl.start();
     log.info({ node: config.node, cniSocket: config.cniSocket, zdsSocket: config.zdsSocket, metrics: monitoring.address }, 'cni-agent ready');
 
@@ -131,8 +144,13 @@ export async function startCniAgent(config: Config, deps: CniAgentDeps = {}): Pr
         ctl.stop();
         // Let operations in flight finish (a CNI ADD answers), but do not wait forever.
         await Promise.race([agent.queue.idle(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+        const uninstall = config.kube && config.pod ? await detectUninstall(store as KubeStore, config.pod.namespace, config.pod.name).catch((err: Error) => {
+          log.warn({ err: err.message }, 'cannot tell an uninstall from a restart; leaving the pods in the mesh');
+          return false;
+        }) : false;
+        if (uninstall) await leaveMesh();
         await closeAll();
-        log.info('cni-agent stopped; pod redirection left in place');
+        log.info(uninstall ? 'cni-agent uninstalled: the node left the mesh' : 'cni-agent stopped; pod redirection left in place');
       },
     };
   } catch (e) {

@@ -81,3 +81,9 @@ t.test('Kubernetes mode: --kubeconfig, or KUBECONFIG / a pod when no File store 
   t.same(resolveConfig({ node: 'n' }, { KUBECONFIG: '/a:/b' }).kube, {}, 'KUBECONFIG is resolved by the store');
   t.equal(resolveConfig({ node: 'n', stateDir: '/s' }, { KUBECONFIG: '/k' }).kube, undefined, 'ambit up names its state dir and stays on the File store');
 });
+
+t.test('its own pod, from the Downward API', async (t) => {
+  t.same(resolveConfig({ node: 'n' }, { POD_NAMESPACE: 'ambit-system', POD_NAME: 'ambit-cni-node-x' }).pod, { namespace: 'ambit-system', name: 'ambit-cni-node-x' });
+  t.equal(resolveConfig({ node: 'n' }, { POD_NAMESPACE: 'ambit-system' }).pod, undefined, 'both or nothing');
+  t.throws(() => resolveConfig({ node: 'n' }, { POD_NAMESPACE: 'ambit-system', POD_NAME: 'Bad_Name' }), /pod\.name/);
+});

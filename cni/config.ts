@@ -40,6 +40,11 @@ export const ConfigSchema = z.object({
   cniBinDir: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   /** Kubernetes mode: pods and namespaces come from an API server (this kubeconfig, else $KUBECONFIG or the pod's service account). */
   kube: z.object({ kubeconfig: z.string().min(1).optional() }).optional(),
+  /**
+   * The agent's own pod (POD_NAMESPACE, POD_NAME from the Downward API): when it stops, a
+   * DaemonSet gone or being deleted means an uninstall (see agent/uninstall.ts).
+   */
+  pod: z.object({ namespace: k8sName, name: k8sName }).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -107,6 +112,7 @@ export function resolveConfig(flags: CniAgentFlags, env: Env = {}): Config {
     ...kubeMode(r, flags, env),
     ...optional('cniConfDir', r.string('cniConfDir', { flag: '--cni-conf-dir', env: ['CNI_NET_DIR'] })),
     ...optional('cniBinDir', r.string('cniBinDir', { flag: '--cni-bin-dir', env: ['CNI_BIN_DIR'] })),
+    ...(env.POD_NAMESPACE && env.POD_NAME ? { pod: { namespace: env.POD_NAMESPACE, name: env.POD_NAME } } : {}),
   };
   if (node === undefined || node === '') throw new ConfigError('--node is required (or the environment variable NODE_NAME): the node whose pods this agent enrols');
   return r.validate('cni-agent', ConfigSchema, raw);

@@ -14,7 +14,7 @@ import { runClusterDns } from '../local/dns/main.js';
 import { findBinaries } from '../local/kube/binaries.js';
 import type { ClusterStore } from '../../lib/store/types.js';
 import { applyObject } from './objects.js';
-import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
+import { addStateDir, isAlive, kubeconfigOf, readClusterInfo, stateDirOf } from './common.js';
 import { ProgressPrinter, forwardsTable, nodesTable, podsTable, readyCount } from './up-view.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,11 +28,6 @@ const REPO_ROOT = path.resolve(here, '..', '..', '..');
 export const DEMO_EXAMPLES = path.join(REPO_ROOT, 'examples', 'bookinfo');
 /** The demo's front door on the host. */
 const DEMO_FORWARD = 'productpage';
-
-/** The admin kubeconfig a `--kubernetes` cluster writes (host loopback). */
-export function kubeconfigOf(stateDir: string): string {
-  return path.join(layout(stateDir).root, 'kube', 'kubeconfig');
-}
 
 /** The store of a running cluster: its API server in Kubernetes mode, else its state directory. */
 function clusterStore(stateDir: string): ClusterStore {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_DIR, layout, type ClusterInfo } from '../local/layout.js';
 import { openStore } from '../../lib/store/index.js';
@@ -23,9 +24,19 @@ export function readClusterInfo(stateDir: string): ClusterInfo | undefined {
   }
 }
 
-/** Opens the store of an existing cluster, with a clear error when there is none. */
+/** The admin kubeconfig a `--kubernetes` cluster writes (host loopback). */
+export function kubeconfigOf(stateDir: string): string {
+  return path.join(layout(stateDir).root, 'kube', 'kubeconfig');
+}
+
+/**
+ * Opens the store of an existing cluster (its API server in Kubernetes mode), with a clear error
+ * when there is none.
+ */
 export async function clusterStore(stateDir: string): Promise<ClusterStore> {
   const l = layout(stateDir);
+  const kc = kubeconfigOf(stateDir);
+  if (existsSync(kc)) return openStore({ kube: true, kubeconfig: kc });
   if (!existsSync(l.store)) throw new Error(`no cluster in ${l.root}: run \`ambit up --state-dir ${stateDir}\` first`);
   return openStore(l.store);
 }

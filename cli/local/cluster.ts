@@ -12,7 +12,7 @@ import { ControllerManager } from './controllers/manager.js';
 import { Informer, debounced } from './controllers/informer.js';
 import { DNS_VIP } from './controllers/vip.js';
 import { Component, killComponentLeftovers } from './components.js';
-import { Kubelet, type PodNetwork } from './kubelet.js';
+import { Kubelet, PodSetupError, type PodNetwork } from './kubelet.js';
 import { clusterPrefix, DASHBOARD_FORWARD, DASHBOARD_PORT, layout, type ClusterInfo, type ClusterStep, type Layout } from './layout.js';
 import { createCluster, teardown, type ClusterNetwork, type NodeNetwork } from './net/fabric.js';
 import { createPodNetwork, deletePodNetwork, setupNodeCni, type CniNode, type PluginConf } from './net/cni.js';
@@ -20,14 +20,16 @@ import { ServiceProxy } from './net/kube-proxy.js';
 import { startPortForward, type PortForward } from './net/port-forward.js';
 import { toProxyInput } from './service-map.js';
 import { meshCredentialEnv } from './mesh-credentials.js';
-import { killLeftovers, pidsFilePath, PodRuntime } from './runtime/index.js';
+import { killLeftovers, netnsLauncher, pidsFilePath, PodRuntime } from './runtime/index.js';
+import { nodeHostPath, recordMountPoints, removeMountPoints } from './runtime/host-paths.js';
+import { hostMountPoints, type BindMount } from './runtime/mount-ns.js';
 import { issueNodeCredential } from '../../lib/credentials/node-credential.js';
 import { installPlugin as installCniPlugin } from '../../lib/cni-plugin/install.js';
 import type { KubeStore } from '../../lib/store/kube.js';
 import type { KubeBinaries } from './kube/binaries.js';
 import { KubeControlPlane } from './kube/control-plane.js';
 import { PodBinder } from './kube/binder.js';
-import { apiserverEndpoints, confirmPodDeletion, markNodeReady } from './kube/objects.js';
+import { apiserverEndpoints, confirmPodDeletion, kubernetesServiceEnv, markNodeReady, PodEventRecorder } from './kube/objects.js';
 import { kubeVolumeApi } from './kube/volume-api.js';
 import { startPodVolumes } from './runtime/pod-volumes.js';
 
@@ -74,6 +76,7 @@ export async function cleanupStale(stateDir: string, log: Logger): Promise<void>
   const killed = killComponentLeftovers(l.components);
   if (killed.length) log.info({ killed }, 'killed leftover component processes');
   await teardown(clusterPrefix(stateDir), { log, stateDir });
+  removeMountPoints(mountPointsFile(l));
   rmSync(l.pods, { recursive: true, force: true });
   rmSync(l.cni, { recursive: true, force: true });
   rmSync(path.join(l.root, 'kube'), { recursive: true, force: true });
@@ -275,6 +278,15 @@ export class LocalCluster {
     this.components.push(c.start());
   }
 
+  /** What kubelet gives every container: the API server's Service, for in-cluster clients. */
+  private async kubernetesEnv(): Promise<Record<string, string>> {
+    const svc = await this.store.get<Service>({ ...SERVICE, namespace: 'default', name: 'kubernetes' });
+    const ip = svc?.spec?.clusterIP;
+    const port = svc?.spec?.ports?.[0]?.port ?? 443;
+    if (!ip) throw new Error('the API server has no Service default/kubernetes with a clusterIP; in-cluster clients could not find it');
+    return kubernetesServiceEnv(ip, port);
+  }
+
   /** Where node credentials go: one `<node>.token` per node, read by that node's agents. */
   get credentialsDir(): string {
     return path.join(this.l.root, 'credentials');
@@ -311,7 +323,29 @@ export class LocalCluster {
 
   private async startNode(node: NodeNetwork, extraPlugins: PluginConf[], binDir: string): Promise<void> {
     const log = this.o.log.child({ node: node.name });
-    const cni: CniNode = await setupNodeCni(this.prefix, node, this.l.root, { extraPlugins, cniPath: ['/usr/lib/cni', '/opt/cni/bin', binDir], log });
+    const mountPoints = mountPointsFile(this.l);
+    // Kubernetes mode: the node's host paths (hostPath volumes) are its own, under its root; its
+    // CNI directories are the ones the CNI chart's agent installs into and chains.
+    const root = path.join(this.l.root, 'nodes', node.name, 'root');
+    const nodePaths = new Set<string>();
+    const hostPath = (p: string): string => {
+      const mapped = nodeHostPath(root, p);
+      if (mapped !== path.normalize(p)) nodePaths.add(path.normalize(p));
+      return mapped;
+    };
+    // What plugins open by the node's paths (the agent's socket); the CNI directories themselves are
+    // read by the runtime through their host paths, and the host's own plugins must stay visible.
+    const view = (): BindMount[] => {
+      const mounts = [...nodePaths].filter((p) => !CNI_DIRS.includes(p) && existsSync(nodeHostPath(root, p))).map((p) => ({ source: nodeHostPath(root, p), target: p, readOnly: false }));
+      recordMountPoints(mountPoints, hostMountPoints(mounts, existsSync));
+      return mounts;
+    };
+    const cniOpts = this.kube
+      ? { confDir: hostPath('/etc/cni/net.d'), cniPath: [hostPath('/opt/cni/bin'), '/usr/lib/cni', '/opt/cni/bin'], view }
+      : { cniPath: ['/usr/lib/cni', '/opt/cni/bin', binDir] };
+    const cni: CniNode = await setupNodeCni(this.prefix, node, this.l.root, { extraPlugins, ...cniOpts, log });
+    const kubeEnv = this.kube ? await this.kubernetesEnv() : {};
+    const events = this.kube ? new PodEventRecorder(this.store as KubeStore, node.name) : undefined;
     const dial = (host: string, port: number, timeoutMs: number) => connectInNetns(node.netnsPath, host, port, { timeoutMs });
     const kubelet = new Kubelet({
       node: node.name,
@@ -319,6 +353,7 @@ export class LocalCluster {
       store: this.store,
       log,
       ...(this.kube ? { confirmDeletion: (pod: Pod) => confirmPodDeletion(this.store as KubeStore, pod) } : {}),
+      ...(events ? { recordEvent: (pod: Pod, ev: { type: 'Normal' | 'Warning'; reason: string; message: string }) => events.record(pod, ev) } : {}),
       networker: {
         setUp: async (pod: Pod): Promise<PodNetwork> => {
           // A host-network pod shares its node's namespace and address, without CNI.
@@ -334,7 +369,7 @@ export class LocalCluster {
       },
       runtime: {
         start: async (pod, net, nodeName, onStatus) => {
-          const rt = new PodRuntime({ dial, logger: log, baseEnv: { PATH: `${this.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/root' } });
+          const rt = new PodRuntime({ dial, logger: log, launcher: netnsLauncher({ mountPointsFile: mountPoints }), baseEnv: { PATH: `${this.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/root' } });
           const ctx = {
             netns: net.netns,
             podName: pod.metadata.name,
@@ -348,10 +383,16 @@ export class LocalCluster {
             logDir: podLogDir(this.l, pod.metadata.namespace, pod.metadata.name),
             // Kubernetes sets the pod's hostname, and so HOSTNAME, to the pod name. Waypoint pods
             // also get the mesh root and this node's credential.
-            extraEnv: { HOSTNAME: pod.metadata.name, ...meshCredentialEnv(pod.metadata.labels, nodeName, { caRoot: path.join(this.l.ca, 'root-cert.pem'), credentialsDir: this.credentialsDir }) },
+            extraEnv: { HOSTNAME: pod.metadata.name, ...kubeEnv, ...meshCredentialEnv(pod.metadata.labels, nodeName, { caRoot: path.join(this.l.ca, 'root-cert.pem'), credentialsDir: this.credentialsDir }) },
           };
           // Kubernetes mode: the pod's volumes, materialised and bind-mounted in its own mount namespace.
-          const volumes = this.kube ? await startPodVolumes(pod, ctx, this.l.podDir(pod.metadata.namespace, pod.metadata.name), kubeVolumeApi(this.store as KubeStore), log) : undefined;
+          // A volume that cannot be set up yet (a ConfigMap not published yet) is tried again.
+          let volumes: Awaited<ReturnType<typeof startPodVolumes>> | undefined;
+          try {
+            volumes = this.kube ? await startPodVolumes(pod, ctx, this.l.podDir(pod.metadata.namespace, pod.metadata.name), kubeVolumeApi(this.store as KubeStore), log, hostPath) : undefined;
+          } catch (err) {
+            throw new PodSetupError('FailedMount', `MountVolume.SetUp failed: ${(err as Error).message}`);
+          }
           rt.start(pod.spec, { ...ctx, ...(volumes ? { mounts: volumes.mounts } : {}) }, onStatus);
           return {
             stop: async (grace?: number) => {
@@ -432,12 +473,22 @@ export class LocalCluster {
     await Promise.all(this.components.map((c) => c.stop()));
     await this.kube?.stop();
     await teardown(this.prefix, { log, stateDir: this.o.stateDir }).catch((e: unknown) => log.error({ err: e }, 'teardown failed'));
+    const removed = removeMountPoints(mountPointsFile(this.l));
+    if (removed.length) log.info({ removed }, 'removed the mount points pods made on the host');
     await this.store?.close();
     rmSync(this.l.cluster, { force: true });
     rmSync(this.l.pods, { recursive: true, force: true });
     rmSync(this.l.components, { recursive: true, force: true });
     if (purge) rmSync(this.l.root, { recursive: true, force: true });
   }
+}
+
+/** A node's CNI directories, as its pods (the CNI chart) know them. */
+const CNI_DIRS = ['/etc/cni/net.d', '/opt/cni/bin'];
+
+/** The record of mount points containers made on the host, removed at `down`. */
+export function mountPointsFile(l: Layout): string {
+  return path.join(l.root, 'host-mount-points');
 }
 
 export function podLogDir(l: Layout, namespace: string, name: string): string {

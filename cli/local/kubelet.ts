@@ -1,7 +1,9 @@
 // The node agent of the local cluster: for every Pod bound to its node it sets up the pod's
 // network (CNI), starts its containers, and reports status; when the Pod goes, it stops the
 // containers and tears the network down. A pod whose network cannot be set up (e.g. a chained CNI
-// plugin refusing ADD) is retried with back-off and never started without it.
+// plugin refusing ADD) is retried with back-off and never started without it; so is a pod whose
+// volumes cannot be set up yet (a ConfigMap not published yet): it stays Pending with reason
+// FailedMount and a Warning Event, as kubelet does.
 import type { Logger } from '../../lib/telemetry/log.js';
 import type { ClusterStore, Watch } from '../../lib/store/types.js';
 import { replaceWith } from '../../lib/store/patch.js';
@@ -16,6 +18,19 @@ export interface PodNetwork {
 export interface Networker {
   setUp(pod: Pod, node: string): Promise<PodNetwork>;
   tearDown(pod: Pod, node: string): Promise<void>;
+}
+
+/** A pod set-up step that failed and is tried again (`reason` as kubelet's: FailedMount). */
+export class PodSetupError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+export interface PodEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
 }
 
 export interface RunningPod {
@@ -53,6 +68,13 @@ export interface KubeletOptions {
    * with grace period 0). Without it a pod goes when the store deletes it.
    */
   confirmDeletion?: (pod: Pod) => Promise<void>;
+  /** Records an Event about the pod (the Kubernetes back end). */
+  recordEvent?: (pod: Pod, ev: PodEvent) => Promise<void>;
+}
+
+/** Kubelet's back-off between set-up attempts: 500 ms doubling to 10 s. */
+export function retryDelay(attempt: number, baseMs = 500): number {
+  return Math.min(baseMs * 2 ** (attempt - 1), 10_000);
 }
 
 export class Kubelet {
@@ -129,24 +151,35 @@ export class Kubelet {
     }
   }
 
+  /** Reports a failed set-up step (status, Event) and tries the pod again after the back-off. */
+  private async retryLater(e: Entry, reason: string, msg: string): Promise<void> {
+    const name = `${e.pod.metadata.namespace}/${e.pod.metadata.name}`;
+    e.attempts++;
+    const delay = retryDelay(e.attempts, this.o.retryBaseMs);
+    this.o.log.warn({ pod: name, reason, attempt: e.attempts, retryInMs: delay, err: msg }, 'pod set-up failed; will retry');
+    await this.patchStatus(e, { phase: 'Pending', reason, message: msg, conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason }] });
+    if (this.o.recordEvent && !e.deleted && !this.closed) {
+      await this.o.recordEvent(e.pod, { type: 'Warning', reason, message: msg }).catch((err: unknown) => this.o.log.debug({ err, pod: name }, 'event not recorded'));
+    }
+    if (!e.deleted && !this.closed) e.retry = setTimeout(() => void this.enqueue(e, () => this.startPod(e)), delay);
+  }
+
   private async startPod(e: Entry): Promise<void> {
     if (e.deleted || this.closed) return;
     const { pod } = e;
     const name = `${pod.metadata.namespace}/${pod.metadata.name}`;
-    try {
-      e.net = await this.o.networker.setUp(pod, this.o.node);
-    } catch (err) {
-      e.attempts++;
-      const delay = Math.min((this.o.retryBaseMs ?? 500) * 2 ** (e.attempts - 1), 10_000);
-      const msg = err instanceof Error ? err.message : String(err);
-      this.o.log.warn({ pod: name, attempt: e.attempts, retryInMs: delay, err: msg }, 'pod network set-up failed; will retry');
-      await this.patchStatus(e, { phase: 'Pending', reason: 'FailedCreatePodSandBox', message: msg, conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'FailedCreatePodSandBox' }] });
-      if (!e.deleted && !this.closed) e.retry = setTimeout(() => void this.enqueue(e, () => this.startPod(e)), delay);
-      return;
+    if (!e.net) {
+      try {
+        e.net = await this.o.networker.setUp(pod, this.o.node);
+      } catch (err) {
+        return this.retryLater(e, 'FailedCreatePodSandBox', err instanceof Error ? err.message : String(err));
+      }
+      if (e.deleted || this.closed) return;
+      e.attempts = 0;
+      await this.patchStatus(e, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] }, { annotations: { [NETNS_ANNOTATION]: e.net.netns } });
+      this.o.log.info({ pod: name, ip: e.net.ip, netns: e.net.netns }, 'pod network ready; starting containers');
     }
-    if (e.deleted || this.closed) return;
-    await this.patchStatus(e, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] }, { annotations: { [NETNS_ANNOTATION]: e.net.netns } });
-    this.o.log.info({ pod: name, ip: e.net.ip, netns: e.net.netns }, 'pod network ready; starting containers');
+    const net = e.net;
     // Status callbacks are written in order, without piling up: only the newest pending one is kept.
     let pending: PodStatus | undefined;
     let writing = false;
@@ -160,10 +193,16 @@ export class Kubelet {
       }
       writing = false;
     };
-    e.running = await this.o.runtime.start(pod, e.net, this.o.node, (s) => {
-      pending = s;
-      void flush();
-    });
+    try {
+      e.running = await this.o.runtime.start(pod, net, this.o.node, (s) => {
+        pending = s;
+        void flush();
+      });
+    } catch (err) {
+      if (!(err instanceof PodSetupError)) throw err;
+      return this.retryLater(e, err.reason, err.message);
+    }
+    e.attempts = 0;
   }
 
   private async stopPod(e: Entry): Promise<void> {

@@ -85,6 +85,7 @@ interface Container {
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; readOnlyRootFilesystem?: boolean; privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
   containers: Container[];
@@ -212,7 +213,7 @@ t.test('the control plane chart passes only flags `ambit control` has, mapped to
 });
 
 t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Config', async (t) => {
-  const objs = await render('ambit-cni', ['excludeNamespaces={kube-system,legacy}', 'dnsCapture=false', 'redirectBackend=nft', 'probeBackend=nft', 'probeIpv6=true', 'zdsAckTimeout=2s', 'metricsPort=15114', 'logLevel=warn']);
+  const objs = await render('ambit-cni', ['excludeNamespaces={kube-system,legacy}', 'dnsCapture=true', 'redirectBackend=nft', 'probeBackend=nft', 'probeIpv6=true', 'zdsAckTimeout=2s', 'metricsPort=15114', 'logLevel=warn']);
   const spec = podSpec(objs, 'DaemonSet');
   const c = spec.containers[0]!;
   t.equal(c.args?.[0], 'cni-agent');
@@ -222,14 +223,24 @@ t.test('the CNI chart passes only flags `ambit cni-agent` has, mapped to its Con
   const config = resolveCni(flags, envOf(c, FIELDS));
   t.match(config, {
     node: 'node-1', cniSocket: '/var/run/ambit/cni.sock', zdsSocket: '/var/run/ambit/ztunnel.sock', metrics: { port: 15114 },
-    excludeNamespaces: ['kube-system', 'legacy', NS], dnsCapture: false, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
+    excludeNamespaces: ['kube-system', 'legacy', NS], pod: { namespace: NS, name: 'pod-1' }, dnsCapture: true, redirectBackend: 'nft', probeBackend: 'nft', probeIpv6: true, zdsAckTimeoutMs: 2000, logLevel: 'warn',
   });
+  // The plugin is installed and chained where the node's CNI directories are mounted.
+  const mountOf = (hostPath: string) => {
+    const vol = spec.volumes?.find((v) => v.hostPath?.path === hostPath);
+    return c.volumeMounts?.find((m) => m.name === vol?.name)?.mountPath;
+  };
+  t.equal(config.cniBinDir, mountOf('/opt/cni/bin'), '--cni-bin-dir is where the node\'s /opt/cni/bin is mounted');
+  t.equal(config.cniConfDir, mountOf('/etc/cni/net.d'), '--cni-conf-dir is where the node\'s /etc/cni/net.d is mounted');
+  t.ok(config.cniBinDir && config.cniConfDir, 'both are set');
   t.equal(spec.hostNetwork, true, 'the probe SNAT is in the node network namespace');
   t.notOk(spec.hostPID, 'no host PID namespace unless hostPID=true');
   t.equal(spec.priorityClassName, 'system-node-critical');
   t.same(c.securityContext?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] });
   t.match(c.securityContext, { runAsUser: 0, privileged: false, readOnlyRootFilesystem: true });
   t.same(spec.volumes?.filter((v) => v.hostPath).map((v) => v.hostPath!.path).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/run/xtables.lock', '/var/run/ambit', '/var/run/netns']);
+  const defaults = podSpec(await render('ambit-cni'), 'DaemonSet').containers[0]!;
+  t.ok(defaults.args?.includes('--no-dns-capture'), 'by default DNS is not captured: ztunnel has no DNS proxy to answer it');
   const withPid = podSpec(await render('ambit-cni', ['hostPID=true']), 'DaemonSet');
   t.equal(withPid.hostPID, true);
   t.same(withPid.containers[0]!.securityContext?.capabilities?.add, ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'], 'SYS_PTRACE only with hostPID');
@@ -507,6 +518,10 @@ spec:
     await no(cni, ['get', 'secrets', '-n', NS]);
     await no(cni, ['list', 'services', '-A']);
     await no(cni, ['create', 'tokenreviews.authentication.k8s.io']);
+    await yes(cni, ['get', 'daemonsets.apps/ambit-cni-node', '-n', NS]);
+    await no(cni, ['get', 'daemonsets.apps/ztunnel', '-n', NS]);
+    await no(cni, ['list', 'daemonsets.apps', '-A']);
+    await no(cni, ['delete', 'daemonsets.apps', '-n', NS]);
 
     // ztunnel talks only to the control plane.
     const zt = 'ztunnel';

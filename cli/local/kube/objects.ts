@@ -62,3 +62,78 @@ export async function markNodeReady(store: KubeStore, name: string): Promise<voi
     }
   }
 }
+
+export interface PodEventInput {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** A core/v1 Event about a pod, as kubelet reports one from node `node` (pure). */
+export function podEvent(pod: Pod, node: string, ev: PodEventInput, name: string, now: string, count = 1, first = now): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name, namespace: pod.metadata.namespace ?? 'default' },
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) },
+    type: ev.type,
+    reason: ev.reason,
+    message: ev.message,
+    source: { component: 'kubelet', host: node },
+    reportingComponent: 'kubelet',
+    reportingInstance: node,
+    firstTimestamp: first,
+    lastTimestamp: now,
+    count,
+  } as KubeObject;
+}
+
+/** The variables kubelet sets in every container for the API server's Service (pure). */
+export function kubernetesServiceEnv(ip: string, port: number): Record<string, string> {
+  const url = `tcp://${ip}:${port}`;
+  const p = `KUBERNETES_PORT_${port}_TCP`;
+  return {
+    KUBERNETES_SERVICE_HOST: ip,
+    KUBERNETES_SERVICE_PORT: String(port),
+    KUBERNETES_SERVICE_PORT_HTTPS: String(port),
+    KUBERNETES_PORT: url,
+    [p]: url,
+    [`${p}_PROTO`]: 'tcp',
+    [`${p}_PORT`]: String(port),
+    [`${p}_ADDR`]: ip,
+  };
+}
+
+/**
+ * Records pods' Events; the same event about the same pod again raises its count instead of
+ * making another one, as kubelet's recorder does.
+ */
+export class PodEventRecorder {
+  private readonly seen = new Map<string, { name: string; count: number; first: string }>();
+  private seq = 0;
+
+  constructor(private readonly store: KubeStore, private readonly node: string) {}
+
+  async record(pod: Pod, ev: PodEventInput): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const key = `${ns}/${pod.metadata.name}/${pod.metadata.uid ?? ''}/${ev.type}/${ev.reason}/${ev.message}`;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const known = this.seen.get(key);
+    if (known) {
+      known.count++;
+      try {
+        await this.store.client.request({ method: 'PATCH', path: `/api/v1/namespaces/${encodeURIComponent(ns)}/events/${encodeURIComponent(known.name)}`, contentType: 'application/merge-patch+json', body: { count: known.count, lastTimestamp: now } });
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'NotFound')) throw err;
+        // Expired (events live an hour): made again below.
+      }
+    }
+    const name = `${pod.metadata.name}.${Date.now().toString(16)}${(this.seq++).toString(16)}`;
+    const count = known?.count ?? 1;
+    const first = known?.first ?? now;
+    await this.store.client.request({ method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(ns)}/events`, body: podEvent(pod, this.node, ev, name, now, count, first) });
+    if (this.seen.size > 1000) this.seen.clear();
+    this.seen.set(key, { name, count, first });
+  }
+}

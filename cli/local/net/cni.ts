@@ -13,6 +13,7 @@ import {
   type CniCommand, type CniResult, type Conflist, type Invocation, type PluginConf,
 } from './cni-conf.js';
 import { podNetnsName, type NodeNetwork } from './plan.js';
+import { mountNamespaceArgv, type BindMount } from '../runtime/mount-ns.js';
 
 export * from './cni-conf.js';
 
@@ -25,11 +26,19 @@ export interface CniNode {
   cniPath: string[];
   timeoutMs: number;
   log: Logger;
+  /**
+   * The node's own directories, bind-mounted at the paths the node's pods know them by when a
+   * plugin runs (a chained plugin dials the socket its agent names by its in-pod path).
+   */
+  view?: () => BindMount[];
 }
 
 export interface NodeCniOptions {
   extraPlugins?: PluginConf[];
   cniPath?: string[];
+  /** Where the conflist, leases and results go (default `<stateDir>/cni/node-<i>`). */
+  confDir?: string;
+  view?: () => BindMount[];
   timeoutMs?: number;
   log?: Logger;
 }
@@ -40,7 +49,7 @@ export function conflistPath(n: CniNode): string {
 
 /** Writes (or rewrites, e.g. to chain ambit-cni) a node's conflist. Pods added later use the new list. */
 export async function setupNodeCni(prefix: string, node: NodeNetwork, stateDir: string, opts: NodeCniOptions = {}): Promise<CniNode> {
-  const confDir = path.join(path.resolve(stateDir), 'cni', `node-${node.index}`);
+  const confDir = opts.confDir ?? path.join(path.resolve(stateDir), 'cni', `node-${node.index}`);
   const n: CniNode = {
     prefix,
     node,
@@ -48,6 +57,7 @@ export async function setupNodeCni(prefix: string, node: NodeNetwork, stateDir: 
     cniPath: opts.cniPath ?? DEFAULT_CNI_PATH,
     timeoutMs: opts.timeoutMs ?? 30_000,
     log: opts.log ?? silentLogger(),
+    ...(opts.view ? { view: opts.view } : {}),
   };
   const list = renderConflist({
     podCIDR: node.podCIDR,
@@ -134,7 +144,7 @@ export async function invokePlugin(n: CniNode, cmd: CniCommand, list: Conflist, 
   const ctx = { plugin: plugin.type, command: cmd, pod };
   const bin = await findPlugin(n, plugin.type, ctx);
   const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...pluginEnv(cmd, inv, n.cniPath) };
-  const r = await exec('ip', ['netns', 'exec', n.node.netns, bin], { input: pluginStdin(list, plugin, prevResult), env, allowFail: true, timeoutMs: n.timeoutMs });
+  const r = await exec('ip', ['netns', 'exec', n.node.netns, ...mountNamespaceArgv(n.view?.() ?? [], [bin])], { input: pluginStdin(list, plugin, prevResult), env, allowFail: true, timeoutMs: n.timeoutMs });
   return parsePluginOutput(ctx, r.code, r.stdout, r.stderr);
 }
 

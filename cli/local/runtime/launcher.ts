@@ -1,10 +1,11 @@
 // Starting and signalling container processes. The real launcher enters the pod's network
 // namespace with `ip netns exec`; tests inject `directLauncher` to run in their own namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { netnsPath } from '../../../lib/sys/netns.js';
-import { mountNamespaceArgv, type BindMount } from './mount-ns.js';
+import { recordMountPoints } from './host-paths.js';
+import { hostMountPoints, mountNamespaceArgv, type BindMount } from './mount-ns.js';
 
 export type LaunchSpec = {
   argv: string[];
@@ -28,21 +29,45 @@ function spawnGroup(file: string, args: string[], spec: LaunchSpec): ChildProces
   return spawn(file, args, { env: spec.env, cwd: spec.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function netnsLauncher(): Launcher {
+export interface LauncherOptions {
+  /** Records the mount points a container's mounts create on the host (see host-paths.ts). */
+  mountPointsFile?: string;
+}
+
+/**
+ * The argv inside the container's mount namespace. The program is named by its real path, found
+ * on the host before any volume is mounted: a volume at /tmp must not hide it (or the symlink on
+ * the pod's PATH that led to it).
+ */
+function containerArgv(spec: LaunchSpec, o: LauncherOptions): string[] {
+  const mounts = spec.mounts ?? [];
+  if (mounts.length === 0) return spec.argv;
+  if (o.mountPointsFile) recordMountPoints(o.mountPointsFile, hostMountPoints(mounts, existsSync));
+  const [file = '', ...args] = spec.argv;
+  let real = file;
+  try {
+    if (path.isAbsolute(file)) real = realpathSync(file);
+  } catch {
+    // Left as it is: the exec reports it.
+  }
+  return mountNamespaceArgv(mounts, [real, ...args]);
+}
+
+export function netnsLauncher(o: LauncherOptions = {}): Launcher {
   return {
     spawn(spec) {
       if (!existsSync(netnsPath(spec.netns))) throw new Error(`network namespace "${spec.netns}" does not exist (${netnsPath(spec.netns)})`);
       // ip execs the program in place, so the child's PID is the program's PID.
-      return spawnGroup('ip', ['netns', 'exec', spec.netns, ...mountNamespaceArgv(spec.mounts ?? [], spec.argv)], spec);
+      return spawnGroup('ip', ['netns', 'exec', spec.netns, ...containerArgv(spec, o)], spec);
     },
   };
 }
 
 /** Runs in the caller's own network namespace; for tests and for pods that share the host's. */
-export function directLauncher(): Launcher {
+export function directLauncher(o: LauncherOptions = {}): Launcher {
   return {
     spawn(spec) {
-      const [file, ...args] = mountNamespaceArgv(spec.mounts ?? [], spec.argv);
+      const [file, ...args] = containerArgv(spec, o);
       if (!file) throw new Error('empty argv');
       return spawnGroup(file, args, spec);
     },

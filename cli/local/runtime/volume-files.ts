@@ -2,7 +2,7 @@
 // directory, and keeps projected service-account tokens fresh: each is requested again when 80%
 // of its lifetime has passed, as kubelet does. Files are replaced by rename, so a reader never
 // sees half a file; the bind mount of the directory shows the new content to the container.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolveFieldRef, serviceAccountOf } from './container.js';
 import type { PodContext, PodSpec } from './types.js';
@@ -119,6 +119,37 @@ export async function writeFileVolume(vol: Extract<VolumePlan, { kind: 'files' }
   return refresh;
 }
 
+/**
+ * A hostPath volume's `type`, as kubelet applies it: the ...OrCreate types make what is missing
+ * (an empty file, mode 0644, for FileOrCreate), the others check what is there; '' checks nothing.
+ */
+export function prepareHostPath(vol: Extract<VolumePlan, { kind: 'hostPath' }>, ref: string): void {
+  const fail = (what: string): never => {
+    throw new Error(`pod ${ref}: volume "${vol.name}": hostPath type check failed: ${vol.dir} ${what}`);
+  };
+  if (vol.type === 'DirectoryOrCreate' || vol.type === '') {
+    mkdirSync(vol.dir, { recursive: true });
+    return;
+  }
+  if (vol.type === 'FileOrCreate' && !existsSync(vol.dir)) {
+    mkdirSync(path.dirname(vol.dir), { recursive: true });
+    writeFileSync(vol.dir, '', { mode: 0o644, flag: 'a' });
+    return;
+  }
+  if (!existsSync(vol.dir)) fail('does not exist');
+  const st = statSync(vol.dir);
+  const want: Record<string, [boolean, string]> = {
+    Directory: [st.isDirectory(), 'is not a directory'],
+    File: [st.isFile(), 'is not a file'],
+    FileOrCreate: [st.isFile(), 'is not a file'],
+    Socket: [st.isSocket(), 'is not a socket'],
+    CharDevice: [st.isCharacterDevice(), 'is not a character device'],
+    BlockDevice: [st.isBlockDevice(), 'is not a block device'],
+  };
+  const check = want[vol.type];
+  if (check && !check[0]) fail(check[1]);
+}
+
 export type MaterialisedVolumes = { stop(): void };
 
 /**
@@ -143,17 +174,21 @@ export async function materialiseVolumes(volumes: VolumePlan[], v: VolumeContext
     timer.unref();
     timers.add(timer);
   };
-  for (const vol of volumes) {
-    if (vol.kind === 'emptyDir') mkdirSync(vol.dir, { recursive: true });
-    else if (vol.kind === 'hostPath') {
-      if (vol.type === 'DirectoryOrCreate' || vol.type === '') mkdirSync(vol.dir, { recursive: true });
-    } else schedule(vol, await writeFileVolume(vol, v));
-  }
-  return {
-    stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-    },
+  const stop = (): void => {
+    stopped = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
   };
+  try {
+    for (const vol of volumes) {
+      if (vol.kind === 'emptyDir') mkdirSync(vol.dir, { recursive: true });
+      else if (vol.kind === 'hostPath') prepareHostPath(vol, v.ref);
+      else schedule(vol, await writeFileVolume(vol, v));
+    }
+  } catch (err) {
+    // A failed set-up is tried again from the start: no refresh of what was written so far.
+    stop();
+    throw err;
+  }
+  return { stop };
 }

@@ -3,8 +3,8 @@ import { planPodVolumes } from './volumes.js';
 
 const S = '/state/ns/p';
 
-function plan(volumes: unknown, volumeMounts: unknown) {
-  return planPodVolumes('ns/p', { volumes, containers: [{ name: 'c', volumeMounts }] }, S);
+function plan(volumes: unknown, volumeMounts: unknown, hostPath?: (p: string) => string) {
+  return planPodVolumes('ns/p', { volumes, containers: [{ name: 'c', volumeMounts }] }, S, hostPath);
 }
 
 t.test('volumes map to a mount plan', async (t) => {
@@ -15,7 +15,7 @@ t.test('volumes map to a mount plan', async (t) => {
     [
       { name: 'istio-token', mountPath: '/var/run/secrets/tokens' },
       { name: 'istiod-ca-cert', mountPath: '/var/run/secrets/istio/' },
-      { name: 'cni', mountPath: '/host/etc/cni/net.d' },
+      { name: 'cni', mountPath: '/host/etc/cni/net.d', mountPropagation: 'HostToContainer' },
       { name: 'tmp', mountPath: '/tmp', readOnly: true },
       { name: 'certs', mountPath: '/etc/cacerts/ca.pem', subPath: 'ca/ca.pem' },
     ],
@@ -31,14 +31,24 @@ t.test('volumes map to a mount plan', async (t) => {
         { name: 'certs', kind: 'files', dir: `${S}/volumes/certs`, sources: [{ kind: 'secret', name: 'cacerts', items: [{ key: 'ca.pem', path: 'ca/ca.pem' }], optional: false }] },
       ],
       mounts: [
-        { container: 'c', source: `${S}/volumes/istio-token`, target: '/var/run/secrets/tokens', readOnly: true },
-        { container: 'c', source: `${S}/volumes/istiod-ca-cert`, target: '/var/run/secrets/istio', readOnly: true },
-        { container: 'c', source: '/etc/cni/net.d', target: '/host/etc/cni/net.d', readOnly: false },
-        { container: 'c', source: `${S}/volumes/tmp`, target: '/tmp', readOnly: true },
-        { container: 'c', source: `${S}/volumes/certs/ca/ca.pem`, target: '/etc/cacerts/ca.pem', readOnly: true },
+        { container: 'c', source: `${S}/volumes/istio-token`, target: '/var/run/secrets/tokens', readOnly: true, propagation: 'None' },
+        { container: 'c', source: `${S}/volumes/istiod-ca-cert`, target: '/var/run/secrets/istio', readOnly: true, propagation: 'None' },
+        { container: 'c', source: '/etc/cni/net.d', target: '/host/etc/cni/net.d', readOnly: false, propagation: 'HostToContainer' },
+        { container: 'c', source: `${S}/volumes/tmp`, target: '/tmp', readOnly: true, propagation: 'None' },
+        { container: 'c', source: `${S}/volumes/certs/ca/ca.pem`, target: '/etc/cacerts/ca.pem', readOnly: true, propagation: 'None' },
       ],
     },
   });
+});
+
+t.test('hostPath volumes go where the node keeps its host paths', async (t) => {
+  const node = (p: string) => (p.startsWith('/var/run/netns') ? p : `/state/nodes/node-1/root${p}`);
+  const got = plan([{ name: 'cni', hostPath: { path: '/etc/cni/net.d/', type: 'DirectoryOrCreate' } }, { name: 'netns', hostPath: { path: '/var/run/netns' } }], [{ name: 'cni', mountPath: '/host/etc/cni/net.d' }], node);
+  t.same(got.ok && got.plan.volumes, [
+    { name: 'cni', kind: 'hostPath', dir: '/state/nodes/node-1/root/etc/cni/net.d', type: 'DirectoryOrCreate' },
+    { name: 'netns', kind: 'hostPath', dir: '/var/run/netns', type: '' },
+  ]);
+  t.same(got.ok && got.plan.mounts[0]?.source, '/state/nodes/node-1/root/etc/cni/net.d', 'the mount binds the node\'s directory');
 });
 
 t.test('projected sources and defaults', async (t) => {
@@ -73,6 +83,8 @@ t.test('bad input names the pod and the field', async (t) => {
     ['mount of unknown volume', [], [{ name: 'x', mountPath: '/x' }], /spec\.containers\[0\]\.volumeMounts\[0\]\.name: no volume named "x"/],
     ['relative mountPath', [{ name: 'v', emptyDir: {} }], [{ name: 'v', mountPath: 'x' }], /volumeMounts\[0\]\.mountPath: must be an absolute path, got "x"/],
     ['same path twice', [{ name: 'v', emptyDir: {} }], [{ name: 'v', mountPath: '/x' }, { name: 'v', mountPath: '/x/' }], /volumeMounts\[1\]\.mountPath: "\/x\/" is mounted twice in container "c"/],
+    ['Bidirectional', [{ name: 'v', emptyDir: {} }], [{ name: 'v', mountPath: '/x', mountPropagation: 'Bidirectional' }], /volumeMounts\[0\]\.mountPropagation: Bidirectional is not supported by the local runtime/],
+    ['unknown propagation', [{ name: 'v', emptyDir: {} }], [{ name: 'v', mountPath: '/x', mountPropagation: 'Both' }], /volumeMounts\[0\]\.mountPropagation: must be None, HostToContainer or Bidirectional, got "Both"/],
     ['subPath escaping', [{ name: 'v', emptyDir: {} }], [{ name: 'v', mountPath: '/x', subPath: '/etc' }], /volumeMounts\[0\]\.subPath: "\/etc" must be relative/],
   ];
   for (const [name, volumes, mounts, want] of cases) {

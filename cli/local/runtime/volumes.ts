@@ -17,7 +17,13 @@ export type VolumePlan =
   | { name: string; kind: 'hostPath'; dir: string; type: string }
   | { name: string; kind: 'files'; dir: string; sources: FileSource[] };
 
-export type MountPlan = { container: string; source: string; target: string; readOnly: boolean };
+/** None (the default) or HostToContainer; Bidirectional needs a privileged container and is refused. */
+export type MountPropagation = 'None' | 'HostToContainer';
+
+export type MountPlan = { container: string; source: string; target: string; readOnly: boolean; propagation: MountPropagation };
+
+/** Where a pod's hostPath lives on this machine (a node of the local cluster has its own directories). */
+export type HostPathMapper = (p: string) => string;
 
 export type PodMountPlan = { volumes: VolumePlan[]; mounts: MountPlan[] };
 
@@ -96,7 +102,7 @@ function opt(it: KeyToPath[] | undefined): { items?: KeyToPath[] } {
   return it ? { items: it } : {};
 }
 
-function planVolume(v: Obj, i: number, stateDir: string): VolumePlan {
+function planVolume(v: Obj, i: number, stateDir: string, hostPath: HostPathMapper): VolumePlan {
   const field = `spec.volumes[${i}]`;
   const name = v?.name;
   if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new PlanError(`${field}.name: must be a DNS label, got ${JSON.stringify(name)}`);
@@ -114,7 +120,7 @@ function planVolume(v: Obj, i: number, stateDir: string): VolumePlan {
       if (typeof p !== 'string' || !path.isAbsolute(p)) throw new PlanError(`${f}.path (${name}): must be an absolute path, got ${JSON.stringify(p)}`);
       const type = typeof src.type === 'string' ? src.type : '';
       if (!HOST_PATH_TYPES.includes(type)) throw new PlanError(`${f}.type (${name}): unknown type "${type}"`);
-      return { name, kind: 'hostPath', dir: p, type };
+      return { name, kind: 'hostPath', dir: hostPath(path.normalize(p).replace(/(.)\/+$/, '$1')), type };
     }
     case 'configMap':
       return { name, kind: 'files', dir, sources: [{ kind: 'configMap', name: named(src, f, 'name'), ...opt(items(src.items, `${f}.items`)), optional: src.optional === true }] };
@@ -132,12 +138,22 @@ function planVolume(v: Obj, i: number, stateDir: string): VolumePlan {
   }
 }
 
-/** The pod's mount plan; `stateDir` is the pod's own directory, volumes go in `<stateDir>/volumes/<name>`. */
-export function planPodVolumes(podRef: string, spec: { volumes?: unknown; containers: Array<{ name: string; volumeMounts?: unknown }> }, stateDir: string): { ok: true; plan: PodMountPlan } | { ok: false; message: string } {
+function propagationOf(v: unknown, field: string): MountPropagation {
+  if (v === undefined || v === 'None') return 'None';
+  if (v === 'HostToContainer') return 'HostToContainer';
+  if (v === 'Bidirectional') throw new PlanError(`${field}: Bidirectional is not supported by the local runtime (use HostToContainer or None)`);
+  throw new PlanError(`${field}: must be None, HostToContainer or Bidirectional, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * The pod's mount plan; `stateDir` is the pod's own directory, volumes go in `<stateDir>/volumes/<name>`;
+ * `hostPath` maps a hostPath volume's path to this machine's (default: the same path).
+ */
+export function planPodVolumes(podRef: string, spec: { volumes?: unknown; containers: Array<{ name: string; volumeMounts?: unknown }> }, stateDir: string, hostPath: HostPathMapper = (p) => p): { ok: true; plan: PodMountPlan } | { ok: false; message: string } {
   try {
     const list = (spec.volumes ?? []) as Obj[];
     if (!Array.isArray(list)) throw new PlanError('spec.volumes: must be a list');
-    const volumes = list.map((v, i) => planVolume(v, i, stateDir));
+    const volumes = list.map((v, i) => planVolume(v, i, stateDir, hostPath));
     const byName = new Map<string, VolumePlan>();
     volumes.forEach((v, i) => {
       if (byName.has(v.name)) throw new PlanError(`spec.volumes[${i}].name: duplicate volume "${v.name}"`);
@@ -159,7 +175,8 @@ export function planPodVolumes(podRef: string, spec: { volumes?: unknown; contai
         const sub = m.subPath === undefined || m.subPath === '' ? '' : relPath(m.subPath, `${f}.subPath`);
         // Kubelet mounts token, configMap, secret and downward volumes read-only whatever the mount says.
         const readOnly = m.readOnly === true || vol.kind === 'files';
-        mounts.push({ container: c.name, source: sub ? path.join(vol.dir, sub) : vol.dir, target: norm, readOnly });
+        const propagation = propagationOf(m.mountPropagation, `${f}.mountPropagation`);
+        mounts.push({ container: c.name, source: sub ? path.join(vol.dir, sub) : vol.dir, target: norm, readOnly, propagation });
       });
     });
     return { ok: true, plan: { volumes, mounts } };
