@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { DASHBOARD_FORWARD, type ClusterInfo } from '../local/layout.js';
-import { kubeconfigOf } from './cluster.js';
-import { addStateDir, isAlive, readClusterInfo, stateDirOf } from './common.js';
+import { addStateDir, isAlive, kubeconfigOf, readClusterInfo, stateDirOf } from './common.js';
 
 export interface DashboardIO {
   out: (s: string) => void;

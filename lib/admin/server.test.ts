@@ -4,7 +4,7 @@ import os from 'node:os';
 import { pino } from 'pino';
 import { Registry, Counter } from 'prom-client';
 import t from 'tap';
-import { dispatch, isLoopbackAddress, json, loopbackOnly, metricsRoute, readinessRoute, text, type Handler, type Reply, type Routes } from './routes.js';
+import { dispatch, isLoopbackAddress, json, loopbackOnly, metricsRoute, readinessRoute, text, type Routes } from './routes.js';
 import { startAdminServer, type AdminServer } from './server.js';
 
 interface Answer {
