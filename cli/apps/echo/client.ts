@@ -152,6 +152,8 @@ export interface RequestOptions {
   size?: number;
   /** Default 5 s. */
   timeoutMs?: number;
+  /** grpc only: send this many messages on one StreamEcho call instead of one Echo call. */
+  stream?: number;
 }
 
 export interface EchoResult extends ParsedEcho {
@@ -174,13 +176,14 @@ export async function request(url: string, opts: RequestOptions = {}): Promise<E
   const body = opts.body !== undefined ? Buffer.from(opts.body) : Buffer.alloc(opts.size ?? 0, 'x');
   const timeoutMs = opts.timeoutMs ?? 5000;
   let r: Reply;
+  if (opts.stream !== undefined && t.protocol !== 'grpc') throw new Error(`--stream needs a grpc:// URL, not ${url}`);
   if (t.protocol === 'tcp') {
     r = await tcpOneShot(t, body, timeoutMs);
   } else {
     const conn = openConn(t, headers);
     try {
       const o = { headers, body, timeoutMs, ...(opts.method ? { method: opts.method } : {}) };
-      r = await conn.send(o);
+      r = opts.stream !== undefined && conn instanceof GrpcConn ? await conn.stream(o, opts.stream) : await conn.send(o);
     } finally {
       conn.close();
     }

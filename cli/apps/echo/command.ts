@@ -117,7 +117,8 @@ export function echoCommand(io: EchoIO = defaultIO): Command {
     .option('--size <bytes>', 'send this many bytes of x instead of --data', asInt('--size'))
     .option('--timeout <duration>', 'timeout', asDuration('--timeout'), 5000)
     .option('-i, --include', 'print the status and response headers first')
-    .action(async (url: string, o: { method?: string; header: Array<[string, string]>; data?: string; size?: number; timeout: number; include?: boolean }) => {
+    .option('--stream <n>', 'grpc: send n messages on one bidirectional StreamEcho call (one answer each)', asInt('--stream'))
+    .action(async (url: string, o: { method?: string; header: Array<[string, string]>; data?: string; size?: number; timeout: number; include?: boolean; stream?: number }) => {
       try {
         const r = await request(url, {
           headers: o.header,
@@ -125,6 +126,7 @@ export function echoCommand(io: EchoIO = defaultIO): Command {
           ...(o.method ? { method: o.method } : {}),
           ...(o.data !== undefined ? { body: o.data } : {}),
           ...(o.size !== undefined ? { size: o.size } : {}),
+          ...(o.stream !== undefined ? { stream: o.stream } : {}),
         });
         if (o.include) {
           io.out(`Status: ${r.status}${r.grpcCode !== undefined ? ` (grpc ${r.grpcCode})` : ''}\n`);

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { EchoRequestSchema, type EchoResponse } from '../../../lib/proto/gen/ambit/echo/echo_pb.js';
 import { TransportError, type Conn, type Reply, type SendOptions } from './conn.js';
-import { deserializeResponse, ECHO_METHOD_PATH, httpStatusForGrpc, serializeRequest } from './grpc.js';
+import { deserializeResponse, ECHO_METHOD_PATH, httpStatusForGrpc, serializeRequest, STREAM_METHOD_PATH } from './grpc.js';
 import type { Target } from './target.js';
 
 const CONNECT_DETAILS = /No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Name resolution failed|failed to connect/i;
@@ -76,6 +76,39 @@ export class GrpcConn implements Conn {
         headers = {};
         for (const [k, v] of Object.entries(m.getMap())) headers[k] = String(v);
       });
+    });
+  }
+
+  /**
+   * One StreamEcho call carrying `count` messages (the body each time); the reply's body is the
+   * answers, one after the other, and its status the call's.
+   */
+  stream(o: SendOptions, count: number): Promise<Reply> {
+    const md = new grpc.Metadata();
+    for (const [k, v] of o.headers) if (k.toLowerCase() !== 'host') md.add(k.toLowerCase(), v);
+    return new Promise((resolve, reject) => {
+      let headers: Record<string, string | string[]> = {};
+      const answers: string[] = [];
+      const call = this.client.makeBidiStreamRequest(STREAM_METHOD_PATH, serializeRequest, deserializeResponse, md, { deadline: Date.now() + o.timeoutMs });
+      call.on('metadata', (m: grpc.Metadata) => {
+        headers = {};
+        for (const [k, v] of Object.entries(m.getMap())) headers[k] = String(v);
+      });
+      call.on('data', (res: EchoResponse) => answers.push(res.message));
+      const done = (code: number, details: string): void => {
+        const body = Buffer.from(code === grpc.status.OK ? answers.join('\n') : details, 'utf8');
+        resolve({ status: httpStatusForGrpc(code), grpcCode: code, grpcCodeName: grpc.status[code] ?? String(code), headers, body, bytesSent: o.body.length * count, bytesReceived: body.length });
+      };
+      call.on('error', (err: grpc.ServiceError) => {
+        const failure = classifyGrpc(err, this.t.authority, o.timeoutMs);
+        if (failure) reject(failure);
+        else done(err.code, err.details ?? '');
+      });
+      call.on('status', (s: grpc.StatusObject) => {
+        if (s.code === grpc.status.OK) done(s.code, s.details);
+      });
+      for (let i = 0; i < count; i++) call.write(create(EchoRequestSchema, { message: `${o.body.toString('utf8')}${o.body.length ? ' ' : ''}#${i + 1}` }));
+      call.end();
     });
   }
 

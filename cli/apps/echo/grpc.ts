@@ -11,6 +11,7 @@ import type { ResolvedEchoConfig } from './config.js';
 import { buildEchoText, grpcPeerAddress, parseControls, type EchoControls } from './text.js';
 
 export const ECHO_METHOD_PATH = '/ambit.echo.EchoTestService/Echo';
+export const STREAM_METHOD_PATH = '/ambit.echo.EchoTestService/StreamEcho';
 
 export const serializeRequest = (m: EchoRequest): Buffer => Buffer.from(toBinary(EchoRequestSchema, m));
 export const deserializeRequest = (b: Buffer): EchoRequest => fromBinary(EchoRequestSchema, b);
@@ -22,6 +23,15 @@ export const echoServiceDefinition: grpc.ServiceDefinition = {
     path: ECHO_METHOD_PATH,
     requestStream: false,
     responseStream: false,
+    requestSerialize: serializeRequest,
+    requestDeserialize: deserializeRequest,
+    responseSerialize: serializeResponse,
+    responseDeserialize: deserializeResponse,
+  },
+  StreamEcho: {
+    path: STREAM_METHOD_PATH,
+    requestStream: true,
+    responseStream: true,
     requestSerialize: serializeRequest,
     requestDeserialize: deserializeRequest,
     responseSerialize: serializeResponse,
@@ -100,10 +110,7 @@ export function createEchoImplementation(ctx: GrpcContext): grpc.UntypedServiceI
       callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
       return;
     }
-    const requestHeaders: Array<[string, string]> = [];
-    for (const [k, values] of Object.entries(call.metadata.toJSON())) {
-      for (const v of values) requestHeaders.push([k, typeof v === 'string' ? v : Buffer.from(v).toString('base64')]);
-    }
+    const requestHeaders = metadataPairs(call.metadata);
     const reply = (): void => {
       if (call.cancelled) return;
       const code = grpcCodeForHttp(c.status);
@@ -136,5 +143,53 @@ export function createEchoImplementation(ctx: GrpcContext): grpc.UntypedServiceI
       reply();
     }
   };
-  return { Echo: echo };
+  // Bidirectional: one answer per message, then the status the metadata asks for.
+  const stream: grpc.handleBidiStreamingCall<EchoRequest, EchoResponse> = (call) => {
+    const md = call.metadata.getMap();
+    const headerOf = (name: string): string | undefined => (md[name] === undefined ? undefined : String(md[name]));
+    const ip = grpcPeerAddress(call.getPeer());
+    let c: EchoControls;
+    try {
+      c = parseControls(new URLSearchParams(), headerOf);
+    } catch (e) {
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
+      return;
+    }
+    const requestHeaders = metadataPairs(call.metadata);
+    let n = 0;
+    call.on('data', (m: EchoRequest) => {
+      n++;
+      const text = buildEchoText({
+        serviceVersion: ctx.cfg.version,
+        servicePort: ctx.port(),
+        host: call.getHost?.() ?? '',
+        hostname: ctx.cfg.name,
+        namespace: ctx.cfg.namespace,
+        ip,
+        method: 'POST',
+        url: STREAM_METHOD_PATH,
+        proto: 'GRPC',
+        statusCode: 200,
+        cluster: ctx.cfg.cluster,
+        requestHeaders,
+        echo: m.message,
+      });
+      call.write(create(EchoResponseSchema, { message: text }));
+    });
+    call.on('end', () => {
+      const code = grpcCodeForHttp(c.status);
+      if (ctx.cfg.accessLog) ctx.log.info({ method: 'POST', url: STREAM_METHOD_PATH, proto: 'GRPC', grpcStatus: code, src: ip, messages: n }, 'request');
+      if (code === grpc.status.OK) call.end();
+      else call.emit('error', { code, details: `echo: asked for status ${c.status}` });
+    });
+  };
+  return { Echo: echo, StreamEcho: stream };
+}
+
+function metadataPairs(md: grpc.Metadata): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, values] of Object.entries(md.toJSON())) {
+    for (const v of values) out.push([k, typeof v === 'string' ? v : Buffer.from(v).toString('base64')]);
+  }
+  return out;
 }

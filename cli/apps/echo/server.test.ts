@@ -143,3 +143,17 @@ t.test('start fails clearly when a port is taken, and releases the others', asyn
   t.teardown(() => a.close());
   await t.rejects(startEchoServer({ ...base, httpPort: 0, tcpPort: a.ports.http!, logger: silentLogger() }), /cannot listen on 127.0.0.1:\d+ \(tcp\)/);
 });
+
+t.test('gRPC StreamEcho: one answer per message, then the status asked for', async (t) => {
+  const s = await startEchoServer({ ...base, logger: silentLogger() });
+  t.teardown(() => s.close());
+  const g = `grpc://127.0.0.1:${s.ports.grpc}`;
+  const r = await request(g, { stream: 5, body: 'hi' });
+  t.equal(r.status, 200);
+  t.equal(r.grpcCode, 0);
+  t.same(r.body.split('\n').filter((l) => l.startsWith('Echo=')), ['Echo=hi #1', 'Echo=hi #2', 'Echo=hi #3', 'Echo=hi #4', 'Echo=hi #5'], 'five answers in order');
+  t.match(r.body, /^URL=\/ambit\.echo\.EchoTestService\/StreamEcho$/m);
+  const failing = await request(g, { stream: 2, headers: { 'x-echo-status': '503' } });
+  t.equal(failing.grpcCode, 14, 'x-echo-status 503 ends the stream with UNAVAILABLE');
+  await t.rejects(request(`http://127.0.0.1:${s.ports.http}/`, { stream: 2 }), /--stream needs a grpc:\/\/ URL/);
+});

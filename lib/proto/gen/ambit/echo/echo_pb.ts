@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ambit/echo/echo.proto.
  */
 export const file_ambit_echo_echo: GenFile = /*@__PURE__*/
-  fileDesc("ChVhbWJpdC9lY2hvL2VjaG8ucHJvdG8SCmFtYml0LmVjaG8iHgoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCSIfCgxFY2hvUmVzcG9uc2USDwoHbWVzc2FnZRgBIAEoCTJMCg9FY2hvVGVzdFNlcnZpY2USOQoERWNobxIXLmFtYml0LmVjaG8uRWNob1JlcXVlc3QaGC5hbWJpdC5lY2hvLkVjaG9SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChVhbWJpdC9lY2hvL2VjaG8ucHJvdG8SCmFtYml0LmVjaG8iHgoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCSIfCgxFY2hvUmVzcG9uc2USDwoHbWVzc2FnZRgBIAEoCTKRAQoPRWNob1Rlc3RTZXJ2aWNlEjkKBEVjaG8SFy5hbWJpdC5lY2hvLkVjaG9SZXF1ZXN0GhguYW1iaXQuZWNoby5FY2hvUmVzcG9uc2USQwoKU3RyZWFtRWNobxIXLmFtYml0LmVjaG8uRWNob1JlcXVlc3QaGC5hbWJpdC5lY2hvLkVjaG9SZXNwb25zZSgBMAFiBnByb3RvMw");
 
 /**
  * @generated from message ambit.echo.EchoRequest
@@ -59,6 +59,17 @@ export const EchoTestService: GenService<{
    */
   echo: {
     methodKind: "unary";
+    input: typeof EchoRequestSchema;
+    output: typeof EchoResponseSchema;
+  },
+  /**
+   * Answers every message of the request stream with one response, as Echo would; ends with the
+   * status the metadata asks for (x-echo-status), after the answers.
+   *
+   * @generated from rpc ambit.echo.EchoTestService.StreamEcho
+   */
+  streamEcho: {
+    methodKind: "bidi_streaming";
     input: typeof EchoRequestSchema;
     output: typeof EchoResponseSchema;
   },
