@@ -36,6 +36,23 @@ spec:
             principals: ["cluster.local/ns/shop/sa/frontend"]
 `;
 
+const L7_DENY = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: dashboard-e2e-l7-deny
+  namespace: catalog
+spec:
+  targetRefs:
+    - { kind: Service, group: "", name: backend }
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/shop/sa/frontend"]
+`;
+
+const WAYPOINT = 'waypoint:catalog/waypoint';
+
 interface EdgeOnPage {
   id: string;
   rps: number;
@@ -200,4 +217,38 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   t.same(fromProm.nodes.filter((n) => n.startsWith('service:')).sort(), live.nodes.filter((n) => n.startsWith('service:')).sort(), 'the same services as the embedded source');
   t.match(await promPage.locator('#source').innerText(), /^Prometheus http:\/\/127\.0\.0\.1:\d+$/, 'the page says where its numbers come from');
   await promPage.screenshot({ path: path.join(SHOTS, 'graph-prometheus.png') });
+
+  // 5. A waypoint for the backend: HTTP numbers (rate, p50/p99) on edges drawn via the waypoint,
+  // and a waypoint-enforced DENY raising the error rate there (403s).
+  await c.deleteYaml(DENY);
+  const applied = await c.try('waypoint', 'apply', '-n', 'catalog', '--enroll-namespace', '--wait', '--waypoint-timeout', '120s');
+  t.equal(applied.code, 0, `waypoint apply: ${applied.stderr}`);
+  await page.goto(url);
+  const via = await eventually(
+    'requests through the waypoint on the page',
+    async () => {
+      const g = await graphOnPage(page);
+      const a = edgeOf(g, CALLER, WAYPOINT);
+      const b = edgeOf(g, WAYPOINT, BACKEND);
+      return a && b && a.rps > 0 && a.error === 0 && a.lock && b.rps > 0 ? { g, a, b } : undefined;
+    },
+    120_000,
+    1000,
+  );
+  t.ok(via.g.nodes.includes(WAYPOINT), 'the waypoint is its own node');
+  t.match(via.a.label, /rps · 0\.0% err p50 [\d.]+ \/ p99 [\d.]+ ms/, `the caller's edge carries HTTP numbers: "${via.a.label}"`);
+  t.equal(edgeOf(via.g, CALLER, BACKEND)?.rps ?? 0, 0, 'no requests drawn past the waypoint');
+  await page.screenshot({ path: path.join(SHOTS, 'graph-waypoint.png') });
+  await c.applyYaml(L7_DENY);
+  const l7 = await eventually(
+    'the waypoint-denied edge showing errors',
+    async () => {
+      const e = edgeOf(await graphOnPage(page), CALLER, WAYPOINT);
+      return e && e.error > 0.5 ? e : undefined;
+    },
+    90_000,
+    1000,
+  );
+  t.ok(l7.error > 0.5, `error rate after the waypoint's DENY: ${l7.error} ("${l7.label}")`);
+  await page.screenshot({ path: path.join(SHOTS, 'graph-waypoint-denied.png') });
 });
