@@ -183,12 +183,14 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   const info = readClusterInfo(c.stateDir)!;
   const ztunnels = Object.entries(info.forwards).filter(([name]) => /^ztunnel .* metrics$/.test(name)).map(([, addr]) => addr);
   t.equal(ztunnels.length, 2, 'both ztunnels are scraped');
+  const control = info.forwards['control (metrics, /debug/model)'];
+  t.ok(control, 'and the control plane');
   const promDir = mkdtempSync(path.join(os.tmpdir(), 'ambit-e2e-prom-'));
   t.teardown(() => rmSync(promDir, { recursive: true, force: true }));
   const promPort = await freePort();
   writeFileSync(
     path.join(promDir, 'prometheus.yml'),
-    `global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: ztunnel\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${ztunnels.map((a) => `"${a}"`).join(', ')}]\n`,
+    `global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: ztunnel\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${ztunnels.map((a) => `"${a}"`).join(', ')}]\n  - job_name: control\n    static_configs:\n      - targets: ["${control}"]\n`,
   );
   startProcess(t, [PROMETHEUS, `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], path.join(promDir, 'prometheus.log'));
   const promUrl = `http://127.0.0.1:${promPort}`;
@@ -216,6 +218,8 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   );
   t.same(fromProm.nodes.filter((n) => n.startsWith('service:')).sort(), live.nodes.filter((n) => n.startsWith('service:')).sort(), 'the same services as the embedded source');
   t.match(await promPage.locator('#source').innerText(), /^Prometheus http:\/\/127\.0\.0\.1:\d+$/, 'the page says where its numbers come from');
+  const up = (await (await fetch(`${promUrl}/api/v1/query?query=up`)).json()) as { data: { result: Array<{ metric: { job: string }; value: [number, string] }> } };
+  t.same(up.data.result.filter((r) => r.value[1] === '1').map((r) => r.metric.job).sort(), ['control', 'ztunnel', 'ztunnel'], 'Prometheus scrapes the control plane and both ztunnels');
   await promPage.screenshot({ path: path.join(SHOTS, 'graph-prometheus.png') });
 
   // 5. A waypoint for the backend: HTTP numbers (rate, p50/p99) on edges drawn via the waypoint,
