@@ -30,16 +30,10 @@ export interface GraphNode {
   name: string;
 }
 
-export interface GraphEdge {
+/** An edge between two nodes: the numbers of the traffic edges drawn on it. */
+export interface GraphEdge extends Omit<TrafficEdge, 'source' | 'destination' | 'destinationIsService' | 'viaWaypoint'> {
   from: string;
   to: string;
-  requestsPerSecond: number;
-  connectionsPerSecond: number;
-  errorRatio: number;
-  p50Ms?: number;
-  p99Ms?: number;
-  tcpBytesPerSecond: number;
-  mtls: boolean;
   /** The waypoint (`ns/name`) the traffic of this edge passed, when it was drawn via one. */
   via?: string;
 }

@@ -36,6 +36,23 @@ spec:
             principals: ["cluster.local/ns/shop/sa/frontend"]
 `;
 
+const L7_DENY = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: dashboard-e2e-l7-deny
+  namespace: catalog
+spec:
+  targetRefs:
+    - { kind: Service, group: "", name: backend }
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/shop/sa/frontend"]
+`;
+
+const WAYPOINT = 'waypoint:catalog/waypoint';
+
 interface EdgeOnPage {
   id: string;
   rps: number;
@@ -166,12 +183,14 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   const info = readClusterInfo(c.stateDir)!;
   const ztunnels = Object.entries(info.forwards).filter(([name]) => /^ztunnel .* metrics$/.test(name)).map(([, addr]) => addr);
   t.equal(ztunnels.length, 2, 'both ztunnels are scraped');
+  const control = info.forwards['control (metrics, /debug/model)'];
+  t.ok(control, 'and the control plane');
   const promDir = mkdtempSync(path.join(os.tmpdir(), 'ambit-e2e-prom-'));
   t.teardown(() => rmSync(promDir, { recursive: true, force: true }));
   const promPort = await freePort();
   writeFileSync(
     path.join(promDir, 'prometheus.yml'),
-    `global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: ztunnel\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${ztunnels.map((a) => `"${a}"`).join(', ')}]\n`,
+    `global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: ztunnel\n    metrics_path: /stats/prometheus\n    static_configs:\n      - targets: [${ztunnels.map((a) => `"${a}"`).join(', ')}]\n  - job_name: control\n    static_configs:\n      - targets: ["${control}"]\n`,
   );
   startProcess(t, [PROMETHEUS, `--config.file=${path.join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], path.join(promDir, 'prometheus.log'));
   const promUrl = `http://127.0.0.1:${promPort}`;
@@ -199,5 +218,41 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   );
   t.same(fromProm.nodes.filter((n) => n.startsWith('service:')).sort(), live.nodes.filter((n) => n.startsWith('service:')).sort(), 'the same services as the embedded source');
   t.match(await promPage.locator('#source').innerText(), /^Prometheus http:\/\/127\.0\.0\.1:\d+$/, 'the page says where its numbers come from');
+  const up = (await (await fetch(`${promUrl}/api/v1/query?query=up`)).json()) as { data: { result: Array<{ metric: { job: string }; value: [number, string] }> } };
+  t.same(up.data.result.filter((r) => r.value[1] === '1').map((r) => r.metric.job).sort(), ['control', 'ztunnel', 'ztunnel'], 'Prometheus scrapes the control plane and both ztunnels');
   await promPage.screenshot({ path: path.join(SHOTS, 'graph-prometheus.png') });
+
+  // 5. A waypoint for the backend: HTTP numbers (rate, p50/p99) on edges drawn via the waypoint,
+  // and a waypoint-enforced DENY raising the error rate there (403s).
+  await c.deleteYaml(DENY);
+  const applied = await c.try('waypoint', 'apply', '-n', 'catalog', '--enroll-namespace', '--wait', '--waypoint-timeout', '120s');
+  t.equal(applied.code, 0, `waypoint apply: ${applied.stderr}`);
+  await page.goto(url);
+  const via = await eventually(
+    'requests through the waypoint on the page',
+    async () => {
+      const g = await graphOnPage(page);
+      const a = edgeOf(g, CALLER, WAYPOINT);
+      const b = edgeOf(g, WAYPOINT, BACKEND);
+      return a && b && a.rps > 0 && a.error === 0 && a.lock && b.rps > 0 ? { g, a, b } : undefined;
+    },
+    120_000,
+    1000,
+  );
+  t.ok(via.g.nodes.includes(WAYPOINT), 'the waypoint is its own node');
+  t.match(via.a.label, /rps · 0\.0% err p50 [\d.]+ \/ p99 [\d.]+ ms/, `the caller's edge carries HTTP numbers: "${via.a.label}"`);
+  t.equal(edgeOf(via.g, CALLER, BACKEND)?.rps ?? 0, 0, 'no requests drawn past the waypoint');
+  await page.screenshot({ path: path.join(SHOTS, 'graph-waypoint.png') });
+  await c.applyYaml(L7_DENY);
+  const l7 = await eventually(
+    'the waypoint-denied edge showing errors',
+    async () => {
+      const e = edgeOf(await graphOnPage(page), CALLER, WAYPOINT);
+      return e && e.error > 0.5 ? e : undefined;
+    },
+    90_000,
+    1000,
+  );
+  t.ok(l7.error > 0.5, `error rate after the waypoint's DENY: ${l7.error} ("${l7.label}")`);
+  await page.screenshot({ path: path.join(SHOTS, 'graph-waypoint-denied.png') });
 });

@@ -111,6 +111,9 @@ function edgeLabel(e: GraphEdge, mtlsText = true): string {
   return `${lock}${fmt(e.connectionsPerSecond, 2)} conn/s · ${bytes(e.tcpBytesPerSecond)}${e.errorRatio > 0 ? ` · ${pct(e.errorRatio)} err` : ''}`;
 }
 
+/** Room between two columns for an edge and its label. */
+const COLUMN = 420;
+
 /** Columns by distance from the callers: a node with no incoming edge starts a column 0. */
 function layout(g: Graph): Map<string, { x: number; y: number }> {
   const incoming = new Map<string, number>();
@@ -129,7 +132,7 @@ function layout(g: Graph): Map<string, { x: number; y: number }> {
     columns.set(d, [...(columns.get(d) ?? []), n.id]);
   }
   const pos = new Map<string, { x: number; y: number }>();
-  for (const [d, ids] of columns) ids.forEach((id, i) => pos.set(id, { x: 30 + d * 300, y: 40 + i * 90 }));
+  for (const [d, ids] of columns) ids.forEach((id, i) => pos.set(id, { x: 30 + d * COLUMN, y: 40 + i * 90 }));
   return pos;
 }
 
@@ -171,8 +174,8 @@ function drawGraph(g: Graph): Node {
     });
     group.append(svg('path', { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`, 'marker-end': 'url(#arrow)' }));
     const ly = (y1 + y2) / 2 - 6;
-    group.append(svg('text', { x: mid - 90, y: ly }, edgeLabel(e, false)));
-    if (e.mtls) group.append(lockIcon(mid - 104, ly - 10));
+    group.append(svg('text', { x: mid, y: ly, 'text-anchor': 'middle' }, edgeLabel(e, false)));
+    if (e.mtls) group.append(lockIcon(mid - 5, ly - 26));
     root.append(group);
   }
   for (const n of g.nodes) {
