@@ -17,41 +17,44 @@ import { readClusterInfo } from '../../cli/commands/common.js';
 const CHROMIUM = '/usr/bin/chromium';
 const PROMETHEUS = '/usr/bin/prometheus';
 const SHOTS = path.join(ROOT, 'test-results', 'dashboard');
-const CALLER = 'workload:shop/frontend';
-const BACKEND = 'service:catalog/backend';
+// The bookstore demo: productpage calls details through the ztunnels only, and reviews through the
+// namespace's waypoint.
+const CALLER = 'workload:bookinfo/productpage-v1';
+const BACKEND = 'service:bookinfo/details';
+const VIA_WAYPOINT = 'service:bookinfo/reviews';
 
 const DENY = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: dashboard-e2e-deny
-  namespace: catalog
+  namespace: bookinfo
 spec:
   selector:
     matchLabels:
-      app: backend
+      app: details
   action: DENY
   rules:
     - from:
         - source:
-            principals: ["cluster.local/ns/shop/sa/frontend"]
+            principals: ["cluster.local/ns/bookinfo/sa/bookinfo-productpage"]
 `;
 
 const L7_DENY = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: dashboard-e2e-l7-deny
-  namespace: catalog
+  namespace: bookinfo
 spec:
   targetRefs:
-    - { kind: Service, group: "", name: backend }
+    - { kind: Service, group: "", name: reviews }
   action: DENY
   rules:
     - from:
         - source:
-            principals: ["cluster.local/ns/shop/sa/frontend"]
+            principals: ["cluster.local/ns/bookinfo/sa/bookinfo-productpage"]
 `;
 
-const WAYPOINT = 'waypoint:catalog/waypoint';
+const WAYPOINT = 'waypoint:bookinfo/waypoint';
 
 interface EdgeOnPage {
   id: string;
@@ -112,7 +115,7 @@ function startProcess(t: { teardown(fn: () => unknown): void }, argv: string[], 
 t.test('the dashboard in chromium against the demo, then against Prometheus', async (t) => {
   mkdirSync(SHOTS, { recursive: true });
   const c = new TestCluster('dashboard');
-  // The demo's frontend forward: any free port, so parallel clusters do not collide.
+  // The demo's productpage forward: any free port, so parallel clusters do not collide.
   c.env = { AMBIT_DEMO_PORT: '0' };
   t.teardown(async () => {
     await c.down();
@@ -129,7 +132,7 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
 
   // 1. The graph: the demo's services, traffic on the caller's edge, a lock on it.
   const live = await eventually(
-    'the frontend → backend edge with traffic on the page',
+    'the productpage → details edge with traffic on the page',
     async () => {
       const g = await graphOnPage(page);
       const e = edgeOf(g, CALLER, BACKEND);
@@ -138,7 +141,7 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
     90_000,
     1000,
   );
-  t.ok(live.nodes.includes(BACKEND) && live.nodes.includes('service:shop/frontend'), `the demo's services are nodes: ${live.nodes.join(', ')}`);
+  t.ok(live.nodes.includes(BACKEND) && live.nodes.includes('service:bookinfo/productpage'), `the demo's services are nodes: ${live.nodes.join(', ')}`);
   const before = edgeOf(live, CALLER, BACKEND)!;
   t.ok(before.lock, 'the mTLS edge is drawn with a lock');
   t.equal(before.error, 0, 'no errors before the policy');
@@ -161,7 +164,7 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   await page.screenshot({ path: path.join(SHOTS, 'graph-denied.png') });
 
   // 3. The backend's page: charts with data, its endpoints with identities and certificates.
-  await page.goto(`${url}#/services/catalog/backend`);
+  await page.goto(`${url}#/services/bookinfo/details`);
   const charts = await eventually(
     'the backend page with chart data',
     async () => {
@@ -172,8 +175,8 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
     1000,
   );
   t.ok(charts.tcp! > 0 && charts.errors! > 0, `TCP and error charts have points: ${JSON.stringify(charts)}`);
-  const text = await page.locator('[data-page="service:catalog/backend"]').innerText();
-  t.match(text, /spiffe:\/\/cluster\.local\/ns\/catalog\/sa\/backend/, 'endpoint identities');
+  const text = await page.locator('[data-page="service:bookinfo/details"]').innerText();
+  t.match(text, /spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-details/, 'endpoint identities');
   t.match(text, /dashboard-e2e-deny/, 'the policy that applies');
   t.match(text, /serial/, 'a certificate the CA issued for the endpoints');
   await page.screenshot({ path: path.join(SHOTS, 'service-backend.png'), fullPage: true });
@@ -222,18 +225,16 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   t.same(up.data.result.filter((r) => r.value[1] === '1').map((r) => r.metric.job).sort(), ['control', 'ztunnel', 'ztunnel'], 'Prometheus scrapes the control plane and both ztunnels');
   await promPage.screenshot({ path: path.join(SHOTS, 'graph-prometheus.png') });
 
-  // 5. A waypoint for the backend: HTTP numbers (rate, p50/p99) on edges drawn via the waypoint,
-  // and a waypoint-enforced DENY raising the error rate there (403s).
+  // 5. The demo's waypoint serves reviews: HTTP numbers (rate, p50/p99) on edges drawn via the
+  // waypoint, and a waypoint-enforced DENY raising the error rate there (403s).
   await c.deleteYaml(DENY);
-  const applied = await c.try('waypoint', 'apply', '-n', 'catalog', '--enroll-namespace', '--wait', '--waypoint-timeout', '120s');
-  t.equal(applied.code, 0, `waypoint apply: ${applied.stderr}`);
   await page.goto(url);
   const via = await eventually(
     'requests through the waypoint on the page',
     async () => {
       const g = await graphOnPage(page);
       const a = edgeOf(g, CALLER, WAYPOINT);
-      const b = edgeOf(g, WAYPOINT, BACKEND);
+      const b = edgeOf(g, WAYPOINT, VIA_WAYPOINT);
       return a && b && a.rps > 0 && a.error === 0 && a.lock && b.rps > 0 ? { g, a, b } : undefined;
     },
     120_000,
@@ -241,7 +242,7 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   );
   t.ok(via.g.nodes.includes(WAYPOINT), 'the waypoint is its own node');
   t.match(via.a.label, /rps · 0\.0% err p50 [\d.]+ \/ p99 [\d.]+ ms/, `the caller's edge carries HTTP numbers: "${via.a.label}"`);
-  t.equal(edgeOf(via.g, CALLER, BACKEND)?.rps ?? 0, 0, 'no requests drawn past the waypoint');
+  t.equal(edgeOf(via.g, CALLER, VIA_WAYPOINT)?.rps ?? 0, 0, 'no requests drawn past the waypoint');
   await page.screenshot({ path: path.join(SHOTS, 'graph-waypoint.png') });
   await c.applyYaml(L7_DENY);
   const l7 = await eventually(

@@ -10,10 +10,11 @@ import { rateLimit, RedisServer, WAYPOINT } from './testkit.js';
 const HOST = 'web.default.svc.cluster.local';
 const req: L7Request = { method: 'GET', path: '/', host: 'web', port: 80, headers: { 'x-user': 'alice' }, sourceIp: '10.0.0.1' };
 
+// A timeout generous enough for a loaded machine: these tests are about counting, not latency.
 const perSecond = (name: string, n: number, failureMode = GlobalRateLimit_FailureMode.OPEN, redisAddress = '') =>
   rateLimit({
     name,
-    global: { redisAddress, failureMode, timeout: { seconds: 0n, nanos: 100e6 }, limits: [{ requestsPerUnit: BigInt(n), unit: GlobalLimit_Unit.SECOND }] },
+    global: { redisAddress, failureMode, timeout: { seconds: 2n, nanos: 0 }, limits: [{ requestsPerUnit: BigInt(n), unit: GlobalLimit_Unit.SECOND }] },
   });
 
 /** Waits until the wall clock is `ms` past a whole second, so a run stays inside one window. */
@@ -40,27 +41,35 @@ t.test('global limits in Redis', async (t) => {
   await t.test('two replicas sharing 10 req/s let 10±1 of 100 requests in one second through', async (t) => {
     // Connect both first, so the run measures counting, not connecting.
     for (const r of replicas) await r.check(HOST, { ...req, headers: { 'x-user': 'warm-up' } });
-    await alignToSecond();
     // One request every 9ms, alternating replicas, each started on time rather than after the
-    // previous answer, so a slow answer cannot push the rest into the next window.
-    const start = Date.now();
-    const pending: Array<Promise<RateLimitDecision>> = [];
-    for (let i = 0; i < 100; i++) {
-      await sleep(Math.max(0, start + i * 9 - Date.now()));
-      pending.push((replicas[i % 2] as RateLimits).check(HOST, req));
+    // previous answer. A run that a loaded machine stretches past its second is tried again (at
+    // most three times); the last one is judged by the windows it spanned.
+    let allowed = 0;
+    let windows = 0;
+    let decisions: RateLimitDecision[] = [];
+    for (let attempt = 0; attempt < 3 && windows !== 1; attempt++) {
+      await alignToSecond();
+      const start = Date.now();
+      const pending: Array<Promise<RateLimitDecision>> = [];
+      for (let i = 0; i < 100; i++) {
+        await sleep(Math.max(0, start + i * 9 - Date.now()));
+        pending.push((replicas[i % 2] as RateLimits).check(HOST, req));
+      }
+      decisions = await Promise.all(pending);
+      windows = Math.floor(Date.now() / 1000) - Math.floor(start / 1000) + 1;
+      allowed = decisions.filter((d) => d.allowed).length;
+      t.comment(`attempt ${attempt + 1}: ${allowed} of 100 allowed over ${windows} one-second window(s)`);
     }
-    const spread = Date.now() - start;
-    const decisions = await Promise.all(pending);
-    const allowed = decisions.filter((d) => d.allowed).length;
     t.same([...new Set(decisions.filter((d) => !d.allowed).map((d) => d.policy))], ['default/shared'], 'refusals name the policy');
-    t.ok(spread < 980, `100 requests started within one window (${spread}ms)`);
-    t.ok(allowed >= 9 && allowed <= 11, `${allowed} of 100 allowed`);
+    t.ok(allowed >= 9 && allowed <= 10 * windows + 1, `${allowed} of 100 allowed (${windows} window(s))`);
   });
 
   await t.test('remaining and reset come from the counter', async (t) => {
     const counters = new RedisCounters(redis.address);
     t.teardown(() => counters.close());
-    const policy = rateLimit({ name: 'per-user', global: { limits: [{ requestsPerUnit: 3n, unit: GlobalLimit_Unit.MINUTE, descriptors: [{ key: { case: 'header', value: 'x-user' } }] }] } }).global!;
+    // Three hits inside one minute window: start early enough in the minute.
+    if (Date.now() % 60_000 > 50_000) await sleep(60_000 - (Date.now() % 60_000) + 50);
+    const policy = rateLimit({ name: 'per-user', global: { timeout: { seconds: 2n, nanos: 0 }, limits: [{ requestsPerUnit: 3n, unit: GlobalLimit_Unit.MINUTE, descriptors: [{ key: { case: 'header', value: 'x-user' } }] }] } }).global!;
     const user = { ...req, headers: { 'x-user': `u-${Date.now()}` } };
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await checkGlobal('default/per-user', policy, user, counters));
