@@ -1,6 +1,7 @@
 // The agent's HTTP routes: Prometheus metrics, readiness (Istio's CNI agent: /readyz; also
-// /healthz/ready as ztunnel has it), and a JSON view of the pods it holds.
-import { json, metricsRoute, readinessRoute, type MetricsSource, type Routes } from '../../lib/admin/routes.js';
+// /healthz/ready as ztunnel has it), and a JSON view of the pods it holds (loopback peers only:
+// it names every pod's network namespace).
+import { json, loopbackOnly, metricsRoute, readinessRoute, type MetricsSource, type Routes } from '../../lib/admin/routes.js';
 import type { StatusReply } from '../plugin/protocol.js';
 
 export interface MonitoringDeps {
@@ -18,6 +19,6 @@ export function monitoringRoutes(d: MonitoringDeps): Routes {
     '/metrics': metricsRoute(d.registry),
     '/readyz': ready,
     '/healthz/ready': ready,
-    '/debug/pods': () => json(d.pods()),
+    '/debug/pods': loopbackOnly(() => json(d.pods()), "run curl inside the node's network namespace"),
   };
 }

@@ -78,8 +78,13 @@ function finished(s: Duplex): boolean {
   return s.readableEnded && s.writableFinished;
 }
 
-/** An RST_STREAM code other than NO_ERROR: the peer (or the session) aborted that stream. */
+// Streams resetStream() ended: a bridge with one of them on a side passes the reset on to the other
+// (a plain socket's close looks the same whether it ended with a FIN or an RST).
+const resetHere = new WeakSet<Duplex>();
+
+/** An RST_STREAM code other than NO_ERROR (the peer or the session aborted that stream), or a reset of ours. */
 function wasReset(s: Duplex): boolean {
+  if (resetHere.has(s)) return true;
   const code = (s as { rstCode?: unknown }).rstCode;
   return typeof code === 'number' && code !== h2c.NGHTTP2_NO_ERROR;
 }
@@ -90,6 +95,7 @@ function wasReset(s: Duplex): boolean {
  */
 export function resetStream(s: Duplex, err: Error): void {
   if (s.destroyed) return;
+  resetHere.add(s);
   if (s instanceof net.Socket && !(s instanceof tls.TLSSocket)) {
     try {
       s.resetAndDestroy();
@@ -168,7 +174,8 @@ export function bridge(a: Duplex, b: Duplex, opts: BridgeOptions = {}): Bridge {
   const onClose = (s: Duplex, name: string) => (): void => {
     const other = s === a ? b : a;
     if (wasReset(s)) {
-      if (!cleanEof.has(s)) abort(s, firstError ?? new Error(`${name} was reset (RST_STREAM code ${(s as { rstCode?: number }).rstCode})`));
+      const code = (s as { rstCode?: number }).rstCode;
+      if (!cleanEof.has(s)) abort(s, firstError ?? new Error(`${name} was reset${code === undefined ? '' : ` (RST_STREAM code ${code})`}`));
       // The peer sent all it had, then stopped listening: deliver that, then close.
       else if (!other.destroyed) closeAfterFlush(other);
     } else if (!finished(s)) {

@@ -1,7 +1,7 @@
 // The byte copy of every proxied connection: lib/hbone's bridge (backpressure, half-close both
 // ways, resets passed on), seen from the downstream's side for metrics and access logs.
 import type { Duplex } from 'node:stream';
-import { bridge } from '../../lib/hbone/copy.js';
+import { bridge, resetStream } from '../../lib/hbone/copy.js';
 
 export interface CopyTotals {
   /** Downstream → upstream (istio_tcp_received_bytes_total, log bytes_sent). */
@@ -16,8 +16,10 @@ export interface Copy {
   readonly done: Promise<CopyTotals>;
   /** Bytes so far in each direction (for counters that move while the connection lives). */
   bytes(): { received: number; sent: number };
-  /** Tears down both sides (a policy now denies the connection, the pod is going away, …). */
+  /** Tears down both sides (the pod is going away, …). */
   destroy(reason: string): void;
+  /** Resets both sides at once (a policy now denies the connection): each peer sees a TCP RST. */
+  reset(reason: string): void;
 }
 
 export function copyBidirectional(downstream: Duplex, upstream: Duplex): Copy {
@@ -29,6 +31,11 @@ export function copyBidirectional(downstream: Duplex, upstream: Duplex): Copy {
     destroy: (why) => {
       reason ??= why;
       b.destroy(new Error(why));
+    },
+    reset: (why) => {
+      reason ??= why;
+      resetStream(downstream, new Error(why));
+      resetStream(upstream, new Error(why));
     },
   };
 }

@@ -11,6 +11,7 @@ import { copyBidirectional } from './copy.js';
 import { errorText, ProxyError } from './errors.js';
 import { guessService } from './inbound.js';
 import { ILLEGAL_PORTS } from './ports.js';
+import { refuseConnection, resetConnection } from './refuse.js';
 import { ConnectionRecord, peerLabels, serviceLabels, workloadFields } from './telemetry.js';
 
 export class InboundPassthrough {
@@ -23,26 +24,23 @@ export class InboundPassthrough {
   async handle(down: net.Socket): Promise<void> {
     down.on('error', () => {});
     const src = sockAddrOf(down.remoteAddress, down.remotePort);
-    if (!src) return void down.destroy();
+    if (!src) return resetConnection(down, 'no peer address');
     const rec = (d: string): ConnectionRecord => new ConnectionRecord(this.inputs.telemetry, { direction: 'inbound', 'src.addr': formatSockAddr(src), 'dst.addr': d });
     let dst: SockAddr;
     try {
       const o = this.inputs.originalDst(down);
       dst = { ...o, address: canonicalIp(o.address) };
     } catch (e) {
-      rec('-').fail(new ProxyError('OriginalDst', `cannot read the original destination: ${errorText(e)}`));
-      return void down.destroy();
+      return refuseConnection(down, rec('-'), new ProxyError('OriginalDst', `cannot read the original destination: ${errorText(e)}`));
     }
     const record = rec(formatSockAddr(dst));
     if (ILLEGAL_PORTS.has(dst.port)) {
-      record.fail(new ProxyError('SelfCall', `refusing a plaintext connection to ztunnel's own port ${formatSockAddr(dst)}`));
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('SelfCall', `refusing a plaintext connection to ztunnel's own port ${formatSockAddr(dst)}`));
     }
     const { state } = this.inputs;
     const local = state.findWorkload({ namespace: this.pod.namespace, name: this.pod.name });
     if (!local) {
-      record.fail(new ProxyError('UnknownLocalWorkload', `pod ${this.pod.namespace}/${this.pod.name} is not known to the control plane yet`));
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('UnknownLocalWorkload', `pod ${this.pod.namespace}/${this.pod.name} is not known to the control plane yet`));
     }
     const source = state.workloadByAddr(src.address);
     const service = guessService(state, local, dst.port, undefined);
@@ -57,15 +55,13 @@ export class InboundPassthrough {
     const conn: Connection = { srcIp: src.address, dstIp: dst.address, dstPort: dst.port, dstWorkload: { namespace: local.namespace, name: local.name } };
     const decision = authorize(conn, state.policiesFor(local));
     if (!decision.allowed) {
-      record.fail(new ProxyError('AuthorizationPolicyRejection', decision.reason), labels);
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('AuthorizationPolicyRejection', decision.reason), labels);
     }
     let up: net.Socket;
     try {
       up = await this.pod.net.connectAs(src.address, dst.address, dst.port, this.inputs.connectTimeoutMs);
     } catch (e) {
-      record.fail(new ProxyError('UpstreamConnect', `connection to the app at ${formatSockAddr(dst)} failed: ${errorText(e)}`, { cause: e }), labels);
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('UpstreamConnect', `connection to the app at ${formatSockAddr(dst)} failed: ${errorText(e)}`, { cause: e }), labels);
     }
     const copy = copyBidirectional(down, up);
     record.open(labels, {}, copy.bytes);
@@ -76,7 +72,7 @@ export class InboundPassthrough {
       protocol: 'TCP',
       close: (reason) => {
         late = new ProxyError('AuthorizationPolicyLateRejection', reason);
-        copy.destroy(reason);
+        copy.reset(reason);
       },
     });
     const totals = await copy.done;

@@ -14,6 +14,7 @@ import type { StateView } from '../state/view.js';
 import type { PodContext, ProxyInputs } from './context.js';
 import { errorText, ProxyError } from './errors.js';
 import { ILLEGAL_PORTS } from './ports.js';
+import { resetConnection } from './refuse.js';
 import { ConnectionRecord, peerLabels, serviceLabels, workloadBaggage, workloadFields } from './telemetry.js';
 
 /** The service a client meant: `Forwarded: host=` when sent, else one of ours with a port mapping to `port`. */
@@ -103,7 +104,8 @@ export function inboundHandler(inputs: ProxyInputs, pod: PodContext): ConnectHan
       protocol: 'HBONE',
       close: (reason) => {
         lateReason = new ProxyError('AuthorizationPolicyLateRejection', reason);
-        upstream.destroy();
+        // The app sees a reset; the HBONE copy then resets the stream, and the client's ztunnel the client.
+        resetConnection(upstream, reason);
       },
     });
     // The HBONE server's copy ends by destroying the upstream: its close is the connection's end.

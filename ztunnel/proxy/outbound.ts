@@ -17,6 +17,7 @@ import { errorText, hboneFailure, ProxyError } from './errors.js';
 import { handOff } from './handoff.js';
 import { handoffTarget } from './local-pods.js';
 import { ILLEGAL_PORTS, isLoopback } from './ports.js';
+import { refuseConnection, resetConnection } from './refuse.js';
 import { ConnectionRecord, peerLabels, serviceLabels, workloadBaggage, workloadFields } from './telemetry.js';
 
 /** What the resolution says the destination workload is (the waypoint when there is one). */
@@ -43,32 +44,28 @@ export class Outbound {
   async handle(down: net.Socket): Promise<void> {
     down.on('error', () => {}); // the copy reports what matters
     const src = sockAddrOf(down.remoteAddress, down.remotePort);
-    if (!src) return void down.destroy();
+    if (!src) return resetConnection(down, 'no peer address');
     let dst: SockAddr;
     const rec = (d: string): ConnectionRecord => new ConnectionRecord(this.inputs.telemetry, { direction: 'outbound', 'src.addr': formatSockAddr(src), 'dst.addr': d });
     try {
       const o = this.inputs.originalDst(down);
       dst = { ...o, address: canonicalIp(o.address) };
     } catch (e) {
-      rec('-').fail(new ProxyError('OriginalDst', `cannot read the original destination: ${errorText(e)}`));
-      return void down.destroy();
+      return refuseConnection(down, rec('-'), new ProxyError('OriginalDst', `cannot read the original destination: ${errorText(e)}`));
     }
     const record = rec(formatSockAddr(dst));
     if (ILLEGAL_PORTS.has(dst.port) && isLoopback(dst.address)) {
-      record.fail(new ProxyError('SelfCall', `refusing a connection to ztunnel's own port ${formatSockAddr(dst)}`));
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('SelfCall', `refusing a connection to ztunnel's own port ${formatSockAddr(dst)}`));
     }
     const source = await this.inputs.state.waitForWorkload({ namespace: this.pod.namespace, name: this.pod.name }, this.inputs.sourceWaitMs);
     if (!source) {
       const e = new ProxyError('UnknownSourceWorkload', `pod ${this.pod.namespace}/${this.pod.name} is not known to the control plane after ${this.inputs.sourceWaitMs} ms; is it in the xDS state (see /config_dump)?`);
-      record.fail(e);
-      return void down.destroy();
+      return refuseConnection(down, record, e);
     }
     if (down.destroyed) return;
     record.note(workloadFields('src', source, this.pod.identity));
     if (ILLEGAL_PORTS.has(dst.port) && source.addresses.includes(dst.address)) {
-      record.fail(new ProxyError('SelfCall', `refusing a connection to ztunnel's own port ${formatSockAddr(dst)} on this pod`));
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError('SelfCall', `refusing a connection to ztunnel's own port ${formatSockAddr(dst)} on this pod`));
     }
     const r = this.inputs.state.resolveDestination(source, dst.address, dst.port, { srcIp: src.address });
     const labels: TcpConnectionLabels = {
@@ -79,8 +76,7 @@ export class Outbound {
       mtls: r.kind !== 'error' && r.target.protocol === 'HBONE',
     };
     if (r.kind === 'error') {
-      record.fail(new ProxyError(r.reason, r.message), labels);
-      return void down.destroy();
+      return refuseConnection(down, record, new ProxyError(r.reason, r.message), labels);
     }
     const t = r.target;
     const service = 'service' in r ? r.service : undefined;
@@ -122,8 +118,7 @@ export class Outbound {
         up = tunnel;
       }
     } catch (e) {
-      record.fail(e instanceof ProxyError ? e : hboneFailure(e), labels);
-      return void down.destroy();
+      return refuseConnection(down, record, e instanceof ProxyError ? e : hboneFailure(e), labels);
     }
     if (down.destroyed) {
       // The app gave up while we connected; the bridge notices and tears `up` down too.

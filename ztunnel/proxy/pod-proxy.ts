@@ -9,6 +9,7 @@ import type { PodContext, ProxyInputs } from './context.js';
 import { inboundHandler } from './inbound.js';
 import { InboundPassthrough } from './inbound-passthrough.js';
 import { Outbound } from './outbound.js';
+import { resetConnection } from './refuse.js';
 import type { PodNet } from './sockets.js';
 
 function noDelay(s: net.Socket): void {
@@ -152,14 +153,14 @@ export class PodProxy {
   }
 
   private serve(s: net.Socket, handle: (s: net.Socket) => Promise<void>): void {
-    if (this.state !== 'serving') return void s.destroy();
+    if (this.state !== 'serving') return resetConnection(s, 'draining');
     // Replies of request/response traffic are small: without this each waits for the ACK of the last.
     noDelay(s);
     this.open.add(s);
     s.once('close', () => this.open.delete(s));
     handle(s).catch((e: unknown) => {
       this.inputs.logger.error({ err: (e as Error).message }, 'BUG: a connection handler threw');
-      s.destroy();
+      resetConnection(s, 'internal error');
     });
   }
 

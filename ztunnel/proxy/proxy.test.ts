@@ -53,11 +53,12 @@ async function app(t: Test, host: string, tag: string): Promise<number> {
   return portOf(s);
 }
 
-/** Connects from `from` to a listener and returns everything read until the peer closes. */
-function exchange(from: string, port: number, host: string, payload?: string): Promise<string> {
+/** Connects from `from` to a listener; everything read until the peer closes, and the error code it closed with ('' for a clean close). */
+function exchangeEnd(from: string, port: number, host: string, payload?: string): Promise<{ got: string; code: string }> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port, localAddress: from, allowHalfOpen: false });
     let got = '';
+    let code = '';
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
       got += d;
@@ -66,8 +67,8 @@ function exchange(from: string, port: number, host: string, payload?: string): P
         payload = undefined;
       }
     });
-    s.on('error', () => {});
-    s.once('close', () => resolve(got));
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
+    s.once('close', () => resolve({ got, code }));
   });
 }
 
@@ -185,16 +186,17 @@ t.test('per-pod proxy on loopback', async (t) => {
 
   let client = 10;
   /** The app in pod A dials `dst`; its connection reaches A's outbound listener, as if redirected. */
-  const dialFrom = async (dst: string, port: number, payload = 'hi'): Promise<{ got: string; from: string }> => {
+  const dialFrom = async (dst: string, port: number, payload = 'hi'): Promise<{ got: string; code: string; from: string }> => {
     const from = `127.0.1.${client++}`;
     dsts.set(from, { address: dst, port, family: 4 });
-    return { got: await exchange(from, podA.outbound, A, payload), from };
+    return { ...(await exchangeEnd(from, podA.outbound, A, payload)), from };
   };
   const dial = async (dst: string, port: number, payload = 'hi'): Promise<string> => (await dialFrom(dst, port, payload)).got;
   /** A refusal: nothing read, and the access log says why, with the error code and response flag. */
-  const refused = async (t: Test, what: string, read: Promise<{ got: string; from: string }>, code: string, flag: string): Promise<void> => {
-    const { got, from } = await read;
+  const refused = async (t: Test, what: string, read: Promise<{ got: string; code: string; from: string }>, code: string, flag: string): Promise<void> => {
+    const { got, code: ended, from } = await read;
     t.equal(got, '', `${what}: nothing reached the app`);
+    t.equal(ended, 'ECONNRESET', `${what}: the client sees a TCP reset, not a FIN`);
     const line = await endLine(access.lines, from);
     t.match(line, { response_flags: flag, error: new RegExp(`^${code}: `) }, `${what}: ${code}, flag ${flag}`);
   };
@@ -216,7 +218,7 @@ t.test('per-pod proxy on loopback', async (t) => {
     const ghost = await start({ uid: 'ug', name: 'ghost', namespace: 'demo', serviceAccount: 'x', identity: id('x') }, '127.0.0.5');
     dsts.set('127.0.1.200', { address: B, port: bPort, family: 4 });
     const t0 = Date.now();
-    t.equal(await exchange('127.0.1.200', ghost.outbound, '127.0.0.5'), '');
+    t.same(await exchangeEnd('127.0.1.200', ghost.outbound, '127.0.0.5'), { got: '', code: 'ECONNRESET' }, 'reset after the wait');
     t.ok(Date.now() - t0 >= 150, 'after waiting for the workload');
     t.match(await endLine(access.lines, '127.0.1.200'), { msg: 'connection failed', response_flags: 'CONNECT', error: /^UnknownSourceWorkload: pod demo\/ghost/ }, 'refused as an unknown source');
   });
@@ -229,12 +231,15 @@ t.test('per-pod proxy on loopback', async (t) => {
     const [greeting] = (await once(s, 'data')) as [string];
     t.equal(greeting, `b ${from}\n`, 'the app sees the client address');
     t.equal(connections.size, 1, 'tracked');
-    const closed = once(s, 'close');
+    let code = '';
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? ''));
+    const closed = new Promise((r) => s.once('close', r)); // events.once would reject on the reset
     state.applyAuthorizations([authz('demo', 'no-201', { action: 'DENY', rules: [[[{ sourceIps: [{ address: bytes(from), length: 32 }] }]]] })], []);
     await closed;
+    t.equal(code, 'ECONNRESET', 'the live connection is reset');
     t.equal(connections.size, 0, 'closed by the policy change');
     const before = access.lines.length;
-    t.equal(await exchange(from, podB.plaintext, B), '', 'and refused from now on');
+    t.same(await exchangeEnd(from, podB.plaintext, B), { got: '', code: 'ECONNRESET' }, 'and refused from now on, with a reset');
     const lines = access.lines.slice(before);
     t.ok(lines.some((l) => l.response_flags === 'DENY' && /^AuthorizationPolicyRejection: /.test(String(l.error))), `the new connection refused by the policy: ${JSON.stringify(lines)}`);
     t.match(await registry.metrics(), /istio_tcp_connections_closed_total\{reporter="destination",[^}]*response_flags="DENY",connection_security_policy="unknown"\} 1/);
