@@ -101,6 +101,8 @@ export class LocalCluster {
   private proxyLoop?: ReturnType<typeof debounced>;
   readonly forwardAddrs: Record<string, string> = {};
   readonly steps: ClusterStep[] = [];
+  /** Whether cluster.json said `ready` once (it then keeps saying so). */
+  private ready = false;
 
   constructor(private readonly o: LocalClusterOptions) {
     this.prefix = clusterPrefix(o.stateDir);
@@ -438,8 +440,6 @@ export class LocalCluster {
     this.writeInfo();
     return pf;
   }
-
-  private ready = false;
 
   /** Writes cluster.json; once `ready` was written it stays so. */
   writeInfo(ready = false): void {

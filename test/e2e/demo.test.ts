@@ -66,10 +66,10 @@ t.test('ambit up --demo: the bookstore, its traffic, the inspection commands and
 
   await t.test('the load pod trickles requests through the waypoint', async (t) => {
     const before = await counted({ destination_service_name: 'reviews', source_workload: 'productpage-v1' });
-    await sleep(4000);
+    await sleep(10_000);
     const after = await counted({ destination_service_name: 'reviews', source_workload: 'productpage-v1' });
-    // 3 requests a second for 4 s with no request of ours: about 12.
-    t.ok(after - before >= 5, `the waypoint counted ${after - before} reviews requests in 4 s`);
+    // 3 requests a second for 10 s with no request of ours: about 30 (fewer on a loaded machine).
+    t.ok(after - before >= 8, `the waypoint counted ${after - before} reviews requests in 10 s`);
     t.ok((await counted({ destination_service_name: 'ratings', source_workload: 'reviews-v2' })) > 0, 'and ratings calls from reviews v2');
   });
 
@@ -81,7 +81,7 @@ t.test('ambit up --demo: the bookstore, its traffic, the inspection commands and
     t.match(services, /^bookinfo +reviews +10\.96\.\S+ +waypoint +3\/3$/m, 'reviews: its waypoint and 3 healthy endpoints');
     t.match(await c.ambit('ztunnel-config', 'certificates', '--node', 'node-1'), /spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/\S+ +Leaf +Available +true/);
     const outbound = /^node-\d +traffic-\S+\.bookinfo +Outbound +10\.244\.\S+:\d+ +10\.96\.\S+:9080 +10\.244\.\S+ +HBONE$/m;
-    // The load client reconnects every 10 s: wait for a moment its connections are up.
+    // The load client reconnects every minute: wait for a moment its connections are up.
     const conns = await eventually('outbound connections listed', async () => {
       const out = await c.ambit('ztunnel-config', 'connections');
       return outbound.test(out) && out;
