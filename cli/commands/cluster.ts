@@ -95,7 +95,8 @@ function printSummary(stateDir: string, pods: Pod[], info: ClusterInfo): void {
     byNode.set(p.spec.nodeName ?? '<unscheduled>', list);
   }
   for (const [node, list] of [...byNode].sort()) console.log(`  ${node}: ${list.join(', ')}`);
-  for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: http://${addr}/`);
+  // The apiserver's forward carries TLS (its kubeconfig names it); the others serve plain HTTP.
+  for (const [name, addr] of Object.entries(info.forwards)) console.log(`  ${name}: ${name === 'kube-apiserver' ? 'https' : 'http'}://${addr}/`);
   console.log(`  component logs: ${layout(stateDir).components}/`);
   if (existsSync(kubeconfigOf(stateDir))) {
     // Kubernetes mode: kubectl and helm are the tools; the kubeconfig reaches the apiserver.
