@@ -83,5 +83,6 @@ export function nodesTable(nodes: string[], pods: Pod[]): string {
 /** FORWARD URL: the host's loopback port-forwards, the demo's first. */
 export function forwardsTable(forwards: Record<string, string>, first?: string): string {
   const names = Object.keys(forwards).sort((a, b) => Number(b === first) - Number(a === first) || a.localeCompare(b));
-  return table(['FORWARD', 'URL'], names.map((n) => [n, `http://${forwards[n]}/`]));
+  // The apiserver's forward carries TLS (its kubeconfig names it); the others serve plain HTTP.
+  return table(['FORWARD', 'URL'], names.map((n) => [n, `${n === 'kube-apiserver' ? 'https' : 'http'}://${forwards[n]}/`]));
 }

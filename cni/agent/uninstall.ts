@@ -8,7 +8,6 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeStore } from '../../lib/store/kube.js';
 import { KubeApiError } from '../../lib/store/kube-status.js';
-import { StoreError } from '../../lib/store/types.js';
 import { primaryConfig, unchainFrom, type Conflist } from './chain.js';
 
 type Meta = { metadata: { deletionTimestamp?: string; ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> } };
@@ -21,15 +20,6 @@ export function owningDaemonSet(pod: Meta | undefined): string | undefined {
 /** Pure: an uninstall when the owning DaemonSet is gone or being deleted. */
 export function isUninstall(daemonSet: Meta | undefined): boolean {
   return daemonSet === undefined || daemonSet.metadata.deletionTimestamp !== undefined;
-}
-
-async function getOrUndefined<T>(store: KubeStore, p: string): Promise<T | undefined> {
-  try {
-    return await store.client.request<T>({ method: 'GET', path: p });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === 'NotFound') return undefined;
-    throw err;
-  }
 }
 
 /** Pure: refused credentials (401) or rights (403) on the agent's own objects. */
@@ -46,10 +36,10 @@ export function credentialsRevoked(err: unknown): boolean {
 export async function detectUninstall(store: KubeStore, namespace: string, name: string): Promise<boolean> {
   const ns = `/namespaces/${encodeURIComponent(namespace)}`;
   try {
-    const pod = await getOrUndefined<Meta>(store, `/api/v1${ns}/pods/${encodeURIComponent(name)}`);
+    const pod = await store.getPath<Meta>(`/api/v1${ns}/pods/${encodeURIComponent(name)}`);
     const ds = owningDaemonSet(pod);
     if (!ds) return false;
-    return isUninstall(await getOrUndefined<Meta>(store, `/apis/apps/v1${ns}/daemonsets/${encodeURIComponent(ds)}`));
+    return isUninstall(await store.getPath<Meta>(`/apis/apps/v1${ns}/daemonsets/${encodeURIComponent(ds)}`));
   } catch (err) {
     if (credentialsRevoked(err)) return true;
     throw err;

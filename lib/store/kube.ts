@@ -98,6 +98,17 @@ export class KubeStore implements ClusterStore {
     return { items, resourceVersion };
   }
 
+  /** GET of an API path (a kind the store does not model, or a raw answer); undefined when not found. */
+  async getPath<T>(apiPath: string): Promise<T | undefined> {
+    this.check();
+    try {
+      return await this.client.request<T>({ method: 'GET', path: apiPath });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'NotFound') return undefined;
+      throw err;
+    }
+  }
+
   async get<T extends KubeObject = KubeObject>(key: ObjectKey): Promise<T | undefined> {
     this.check();
     try {

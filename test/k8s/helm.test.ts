@@ -139,7 +139,7 @@ t.test('helm template renders every chart, labelled', async (t) => {
   const expected: Record<(typeof CHARTS)[number], string[]> = {
     'ambit-base': [],
     'ambit-control': ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'],
-    'ambit-cni': ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'ServiceAccount'],
+    'ambit-cni': ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Role', 'RoleBinding', 'ServiceAccount'],
     'ambit-ztunnel': ['DaemonSet', 'ServiceAccount'],
   };
   for (const name of CHARTS) {

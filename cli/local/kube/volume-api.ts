@@ -1,23 +1,13 @@
 // The volume sources of Kubernetes mode, read from the API server as kubelet would.
 import type { KubeStore } from '../../../lib/store/kube.js';
-import { StoreError } from '../../../lib/store/types.js';
 import type { VolumeApi } from '../runtime/volume-files.js';
 
 const ns = (n: string): string => `/api/v1/namespaces/${encodeURIComponent(n)}`;
 
-async function getOrUndefined<T>(store: KubeStore, p: string): Promise<T | undefined> {
-  try {
-    return await store.client.request<T>({ method: 'GET', path: p });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === 'NotFound') return undefined;
-    throw err;
-  }
-}
-
 export function kubeVolumeApi(store: KubeStore): VolumeApi {
   return {
-    configMap: (namespace, name) => getOrUndefined(store, `${ns(namespace)}/configmaps/${encodeURIComponent(name)}`),
-    secret: (namespace, name) => getOrUndefined(store, `${ns(namespace)}/secrets/${encodeURIComponent(name)}`),
+    configMap: (namespace, name) => store.getPath(`${ns(namespace)}/configmaps/${encodeURIComponent(name)}`),
+    secret: (namespace, name) => store.getPath(`${ns(namespace)}/secrets/${encodeURIComponent(name)}`),
     async token(r) {
       const res = await store.client.request<{ status?: { token?: string; expirationTimestamp?: string } }>({
         method: 'POST',
