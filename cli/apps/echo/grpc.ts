@@ -119,21 +119,7 @@ export function createEchoImplementation(ctx: GrpcContext): grpc.UntypedServiceI
         callback({ code, details: `echo: asked for status ${c.status}` });
         return;
       }
-      const text = buildEchoText({
-        serviceVersion: ctx.cfg.version,
-        servicePort: ctx.port(),
-        host: call.getHost?.() ?? '',
-        hostname: ctx.cfg.name,
-        namespace: ctx.cfg.namespace,
-        ip,
-        method: 'POST',
-        url: ECHO_METHOD_PATH,
-        proto: 'GRPC',
-        statusCode: c.status,
-        cluster: ctx.cfg.cluster,
-        requestHeaders,
-        echo: call.request.message,
-      });
+      const text = grpcEchoText(ctx, { host: call.getHost?.() ?? '', ip, url: ECHO_METHOD_PATH, statusCode: c.status, requestHeaders, echo: call.request.message });
       callback(null, create(EchoResponseSchema, { message: c.size > 0 ? text + 'x'.repeat(c.size) : text }));
     };
     if (c.delayMs > 0) {
@@ -159,21 +145,7 @@ export function createEchoImplementation(ctx: GrpcContext): grpc.UntypedServiceI
     let n = 0;
     call.on('data', (m: EchoRequest) => {
       n++;
-      const text = buildEchoText({
-        serviceVersion: ctx.cfg.version,
-        servicePort: ctx.port(),
-        host: call.getHost?.() ?? '',
-        hostname: ctx.cfg.name,
-        namespace: ctx.cfg.namespace,
-        ip,
-        method: 'POST',
-        url: STREAM_METHOD_PATH,
-        proto: 'GRPC',
-        statusCode: 200,
-        cluster: ctx.cfg.cluster,
-        requestHeaders,
-        echo: m.message,
-      });
+      const text = grpcEchoText(ctx, { host: call.getHost?.() ?? '', ip, url: STREAM_METHOD_PATH, statusCode: 200, requestHeaders, echo: m.message });
       call.write(create(EchoResponseSchema, { message: text }));
     });
     call.on('end', () => {
@@ -184,6 +156,20 @@ export function createEchoImplementation(ctx: GrpcContext): grpc.UntypedServiceI
     });
   };
   return { Echo: echo, StreamEcho: stream };
+}
+
+/** The echo text of one gRPC answer: what the HTTP echo prints, for this server. */
+function grpcEchoText(ctx: GrpcContext, r: { host: string; ip: string; url: string; statusCode: number; requestHeaders: Array<[string, string]>; echo: string }): string {
+  return buildEchoText({
+    serviceVersion: ctx.cfg.version,
+    servicePort: ctx.port(),
+    hostname: ctx.cfg.name,
+    namespace: ctx.cfg.namespace,
+    method: 'POST',
+    proto: 'GRPC',
+    cluster: ctx.cfg.cluster,
+    ...r,
+  });
 }
 
 function metadataPairs(md: grpc.Metadata): Array<[string, string]> {
