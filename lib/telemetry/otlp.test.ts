@@ -71,6 +71,8 @@ t.test('OTLP JSON: hex ids, enums as numbers, int64 as strings', async (t) => {
   const [s] = decodeJson(JSON.stringify(doc));
   t.match(s, { traceId: T, spanId: 'b7ad6b7169203331', parentSpanId: undefined, name: 'GET /', kind: 'client', service: 'frontend', startNs: 1764800000123456789n, status: { code: 'ok' } });
   t.same(s!.attributes, { n: 7, list: '["a"]' });
+  const noParent = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: T, spanId: 'b7ad6b7169203331', name: 'root', links: [{ traceId: T, spanId: '00f067aa0ba902b7' }] }] }] }] };
+  t.match(decodeJson(JSON.stringify(noParent)), [{ name: 'root', parentSpanId: undefined, service: 'unknown_service' }], 'fields left out (no parentSpanId) are fine');
 });
 
 t.test('bad bodies are refused with what is wrong', async (t) => {

@@ -149,9 +149,9 @@ export function decodeJson(text: string): StoredSpan[] {
     rss.forEach((rs: { scopeSpans?: { spans?: Record<string, unknown>[] }[] }, ri) =>
       rs?.scopeSpans?.forEach((ss) =>
         ss?.spans?.forEach((s, si) => {
-          for (const f of ['traceId', 'spanId', 'parentSpanId']) s[f] = hexToBase64(s[f], `resourceSpans[${ri}] span ${si} ${f}`);
+          for (const f of ['traceId', 'spanId', 'parentSpanId']) if (f in s) s[f] = hexToBase64(s[f], `resourceSpans[${ri}] span ${si} ${f}`);
           (s.links as Record<string, unknown>[] | undefined)?.forEach((l) => {
-            for (const f of ['traceId', 'spanId']) l[f] = hexToBase64(l[f], `resourceSpans[${ri}] span ${si} link ${f}`);
+            for (const f of ['traceId', 'spanId']) if (f in l) l[f] = hexToBase64(l[f], `resourceSpans[${ri}] span ${si} link ${f}`);
           });
         }),
       ),

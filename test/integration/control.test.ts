@@ -2,6 +2,7 @@
 // xDS clients receive, one delta per change, NACKs, reconnects, several clients, authentication,
 // status write-back, the published root, metrics and debug endpoints.
 import { readFileSync } from 'node:fs';
+import { encodeSpans } from '../../lib/telemetry/otlp.js';
 import t from 'tap';
 import type { ClusterStore, KubeObject } from '../../lib/store/types.js';
 import { TYPE_ADDRESS } from '../../lib/xds/types.js';
@@ -215,6 +216,31 @@ t.test('metrics, debug model and readiness are served', async (t) => {
   t.ok(model.workloads.some((w) => w.uid === uid('web-1') && w.addresses[0] === '10.244.1.11'), 'readable workloads');
   t.ok(model.policyStatus.length >= 2);
   t.equal((await httpGet(cluster.plane.addresses.readiness, '/healthz/ready')).status, 200);
+});
+
+t.test('the embedded OTLP receiver takes OTLP/JSON and protobuf and answers /api/traces in Jaeger\'s shape', async (t) => {
+  const base = `http://${cluster.plane.addresses.monitoring}`;
+  const trace = '5b8efff798038103d269b633813fc60c';
+  const doc = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'frontend' } }] }, scopeSpans: [{ spans: [{ traceId: trace, spanId: 'eee19b7ec3c1b174', name: 'GET /', kind: 2, startTimeUnixNano: '1764800000000000000', endTimeUnixNano: '1764800000002000000', attributes: [{ key: 'http.status_code', value: { intValue: '200' } }] }] }] }] };
+  const json = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+  t.equal(json.status, 200);
+  t.same(await json.json(), {}, 'an empty ExportTraceServiceResponse');
+  const proto = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeSpans({ service: 'backend' }, [{ traceId: trace, spanId: 'aaa19b7ec3c1b174', parentSpanId: 'eee19b7ec3c1b174', name: 'inbound', kind: 'server', startNs: 1764800000001000000n, endNs: 1764800000001500000n, attributes: {}, status: { code: 'unset' } }]) });
+  t.equal(proto.status, 200);
+  const one = (await (await fetch(`${base}/api/traces/${trace}`)).json()) as { data: Array<{ spans: Array<{ spanID: string; startTime: number; duration: number; references: Array<{ spanID: string }>; processID: string }>; processes: Record<string, { serviceName: string }> }> };
+  const [tr] = one.data;
+  t.same(tr!.spans.map((s) => [tr!.processes[s.processID]!.serviceName, s.spanID, s.references[0]?.spanID, s.startTime, s.duration]), [
+    ['frontend', 'eee19b7ec3c1b174', undefined, 1764800000000000, 2000],
+    ['backend', 'aaa19b7ec3c1b174', 'eee19b7ec3c1b174', 1764800000001000, 500],
+  ], 'both encodings in one trace, microseconds as Jaeger has them');
+  t.equal(((await (await fetch(`${base}/api/traces?service=backend`)).json()) as { data: unknown[] }).data.length, 1);
+  const bad = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+  t.equal(bad.status, 415);
+  t.match(await bad.text(), /content-type must be application\/x-protobuf or application\/json/);
+  const broken = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}' });
+  t.equal(broken.status, 400);
+  t.match(await broken.text(), /span 0 traceId: ids are hex strings/);
+  t.equal((await fetch(`${base}/v1/traces`)).status, 405, 'the receiver only takes POST');
 });
 
 // Last: it restarts the control plane.

@@ -200,6 +200,7 @@ t.test('the control plane chart passes only flags `ambit control` has, mapped to
     debounce: { quietMs: 100, maxMs: 2000 }, defaultCertTtlSeconds: 12 * 3600, maxCertTtlSeconds: 30 * 86400, maxConcurrentSyncs: 3,
     writeStatus: false, logLevel: 'debug', controlPlaneId: 'pod-1', caDir: '/var/lib/ambit/ca',
     grpc: { port: 15012 }, monitoring: { port: 15014 }, readiness: { port: 15021 },
+    waypointOtlpEndpoint: `http://ambit-control.${NS}.svc:15014/v1/traces`,
   });
   const defaults = resolveControl(await parseWith<ControlFlags>(() => controlCommand(), podSpec(await render('ambit-control'), 'Deployment').containers[0]!.args!.slice(1)), envOf(c, FIELDS));
   t.match(defaults, { rootNamespace: NS, writeStatus: true, network: '' }, 'defaults: the release namespace is the root namespace');
@@ -258,10 +259,12 @@ t.test('the ztunnel chart sets only variables `ambit ztunnel` reads, mapped to i
     xdsAddress: `ambit-control.${NS}.svc:15012`, caAddress: 'ca.example:15012', caRootPath: '/var/run/secrets/istio/root-cert.pem',
     credentialPath: '/var/run/secrets/tokens/istio-token', zdsSocket: '/var/run/ambit/ztunnel.sock',
     trustDomain: 'mesh.example', clusterId: 'c1', network: 'net1', certTtlSeconds: 6 * 3600, drainMs: 20_000, connectTimeoutMs: 3000, logLevel: 'debug',
+    otlpEndpoint: `http://ambit-control.${NS}.svc:15014/v1/traces`, traceSamplingPercent: 100,
   });
+  t.equal(resolveZtunnel({}, envOf(podSpec(await render('ambit-ztunnel', ['otlpEndpoint=off']), 'DaemonSet').containers[0]!, FIELDS)).otlpEndpoint, undefined, 'otlpEndpoint=off: no tracing');
   // Every variable the chart sets is read: another value for it changes what resolves.
   const other = (v: string): string =>
-    /^\d+(ms|s|m|h)$/.test(v) ? '7s' : /:\d+$/.test(v) ? 'other.example:1' : v.startsWith('/') ? '/other/path' : v === 'debug' ? 'error' : `other-${v}`;
+    v.startsWith('http://') ? 'http://collector.example:4318/v1/traces' : /^\d+$/.test(v) ? '7' : /^\d+(ms|s|m|h)$/.test(v) ? '7s' : /:\d+$/.test(v) ? 'other.example:1' : v.startsWith('/') ? '/other/path' : v === 'debug' ? 'error' : `other-${v}`;
   for (const [name, value] of Object.entries(env)) {
     t.not(JSON.stringify(resolveZtunnel({}, { ...env, [name]: other(value) })), JSON.stringify(config), `${name} is read by ztunnel`);
   }

@@ -22,3 +22,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "ambit-ztunnel.xdsAddress" -}}
 {{ .Values.xdsAddress | default (printf "ambit-control.%s.svc:15012" .Release.Namespace) }}
 {{- end -}}
+
+{{- define "ambit-ztunnel.otlpEndpoint" -}}
+{{ .Values.otlpEndpoint | default (printf "http://ambit-control.%s.svc:15014/v1/traces" .Release.Namespace) }}
+{{- end -}}
