@@ -20,9 +20,11 @@ import { ROOT, TestCluster, eventually } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mesh-app.yaml');
 const ROUNDS = Number(process.env.AMBIT_CHAOS_ROUNDS ?? 3);
+/** The load during each kill: failed requests / this rate ≈ how long new requests failed. */
+const CHAOS_QPS = 20;
 const SOAK_MS = parseDuration(process.env.AMBIT_SOAK_DURATION ?? '60s', 'AMBIT_SOAK_DURATION');
 /** CI fails on a climb this steep (MB a minute); the report flags far smaller growth. */
-const MAX_RSS_MB_PER_MIN = Number(process.env.AMBIT_SOAK_MAX_RSS_MB_PER_MIN ?? 60);
+const MAX_RSS_MB_PER_MIN = Number(process.env.AMBIT_SOAK_MAX_RSS_MB_PER_MIN ?? 100);
 
 function figure(kind: string, data: Record<string, unknown>): void {
   const out = process.env.AMBIT_RELIABILITY_OUT;
@@ -68,6 +70,15 @@ t.test('reliability on a 2-node cluster', async (t) => {
   };
   const once = async (): Promise<boolean> => (await c.try('exec', clientRef, '--', 'ambit', 'echo', 'request', 'http://server/', '--timeout', '3s')).code === 0;
   await eventually('the mesh answering', once, 60_000);
+  /** Connections from the client pod that its node's ztunnel opened: the sign that a load is flowing. */
+  const openedFromClient = async (): Promise<number> => {
+    const text = await (await fetch(`http://${cluster.forwards['ztunnel node-1 metrics']}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^istio_tcp_connections_opened_total\{([^}]*)\} (\d+)/gm)) {
+      if (m[1]!.includes('reporter="source"') && m[1]!.includes('source_principal="spiffe://cluster.local/ns/mesh/sa/client"')) n += Number(m[2]);
+    }
+    return n;
+  };
 
   await t.test(`no plaintext while components are killed and restarted (${ROUNDS} rounds)`, async (t) => {
     const seed = Number(process.env.AMBIT_CHAOS_SEED ?? Date.now() % 1_000_000);
@@ -76,14 +87,22 @@ t.test('reliability on a 2-node cluster', async (t) => {
     const marker = `ambit-plaintext-marker-${process.pid}-${Date.now()}`;
     const cap = await startCapture(`${prefix}-fabric`);
     const rounds: Record<string, unknown>[] = [];
+    let callMs = 0;
     try {
+      const t0 = Date.now();
+      await once();
+      callMs = Date.now() - t0;
+      let cycle: string[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         // Every component in turn, in a fresh random order each cycle.
-        const cycle = [...components].sort(() => random() - 0.5);
-        const name = cycle[i % cycle.length]!;
+        if (i % components.length === 0) cycle = [...components].sort(() => random() - 0.5);
+        const name = cycle[i % components.length]!;
         const pid = pidOf(name);
-        const running = load(['http://server/', '--qps', '20', '--connections', '2', '--duration', '6s', '--timeout', '2s', '-H', `x-marker:${marker}`]);
-        await new Promise((r) => setTimeout(r, 1500 + random() * 1500));
+        const baseline = await openedFromClient();
+        const running = load(['http://server/', '--qps', String(CHAOS_QPS), '--connections', '2', '--duration', '10s', '--timeout', '2s', '-H', `x-marker:${marker}`]);
+        // Killed while traffic flows: once both load connections are open end to end, then a while later.
+        await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 30_000, 100);
+        await new Promise((r) => setTimeout(r, 500 + random() * 2000));
         const killedAt = Date.now();
         process.kill(pid, 'SIGKILL');
         // Recovery is timed while the load goes on: from the kill to the restarted process
@@ -108,7 +127,7 @@ t.test('reliability on a 2-node cluster', async (t) => {
       t.notOk(clear, 'the payload marker never crossed the nodes in clear');
       t.ok((seen.ports.get(15008) ?? 0) > 0, `HBONE on the wire (${seen.packets} packets)`);
       t.notOk(seen.ports.has(8080), 'no plaintext connection to the app port between nodes');
-      figure('chaos', { seed, rounds, packets: seen.packets, hbonePackets: seen.ports.get(15008) ?? 0, appPortPackets: seen.ports.get(8080) ?? 0, markerInClear: clear });
+      figure('chaos', { seed, callMs, qps: CHAOS_QPS, rounds, packets: seen.packets, hbonePackets: seen.ports.get(15008) ?? 0, appPortPackets: seen.ports.get(8080) ?? 0, markerInClear: clear });
     }
   });
 
@@ -134,13 +153,15 @@ t.test('reliability on a 2-node cluster', async (t) => {
       await new Promise((r) => setTimeout(r, every));
       if (Date.now() - start < warmup) continue;
       const at = (Date.now() - start) / 1000;
-      for (const x of targets) {
-        const text = await x.fetch().catch(() => '');
-        const r = metricValue(text, 'process_resident_memory_bytes');
-        const l = metricValue(text, 'nodejs_eventloop_lag_p99_seconds');
-        if (r !== undefined) rss.get(x.name)!.push({ t: at, v: r });
-        if (l !== undefined) lag.get(x.name)!.push({ t: at, v: l });
-      }
+      await Promise.all(
+        targets.map(async (x) => {
+          const text = await x.fetch().catch(() => '');
+          const r = metricValue(text, 'process_resident_memory_bytes');
+          const l = metricValue(text, 'nodejs_eventloop_lag_p99_seconds');
+          if (r !== undefined) rss.get(x.name)!.push({ t: at, v: r });
+          if (l !== undefined) lag.get(x.name)!.push({ t: at, v: l });
+        }),
+      );
     }
     const [h, p] = await Promise.all([http, tcp]);
     const requests = h.requests + p.requests;
@@ -152,7 +173,8 @@ t.test('reliability on a 2-node cluster', async (t) => {
       const l = trend(lag.get(x.name)!, 0.5, 0.001);
       components[x.name] = { rss: r, lagP99: l };
       t.ok(r.samples >= 2, `${x.name}: ${r.samples} RSS samples`);
-      t.ok(r.slopePerMinute < MAX_RSS_MB_PER_MIN * (1 << 20), `${x.name}: RSS ${(r.first / 2 ** 20).toFixed(1)} → ${(r.last / 2 ** 20).toFixed(1)} MiB, slope ${(r.slopePerMinute / 2 ** 20).toFixed(2)} MiB/min${r.grows ? ' (GROWS)' : ''}`);
+      // A short run's slope is mostly garbage-collector noise: only a steep, sustained climb fails it.
+      t.ok(r.samples < 5 || !r.grows || r.slopePerMinute < MAX_RSS_MB_PER_MIN * (1 << 20), `${x.name}: RSS ${(r.first / 2 ** 20).toFixed(1)} → ${(r.last / 2 ** 20).toFixed(1)} MiB, slope ${(r.slopePerMinute / 2 ** 20).toFixed(2)} MiB/min${r.grows ? ' (GROWS)' : ''}`);
       t.comment(`${x.name}: event-loop p99 ${(l.first * 1000).toFixed(1)} → ${(l.last * 1000).toFixed(1)} ms, slope ${(l.slopePerMinute * 1000).toFixed(3)} ms/min${l.grows ? ' (GROWS)' : ''}`);
     }
     figure('soak', { durationMs: SOAK_MS, requests, failed, http: h, tcp: p, components });

@@ -14,6 +14,8 @@ t.test('the report carries every figure it is given', async (t) => {
     ],
     chaos: {
       seed: 3,
+      callMs: 1500,
+      qps: 20,
       rounds: [
         { round: 1, component: 'ztunnel-node-1', requests: 120, failed: 6, errors: { ECONNRESET: 6 }, reconnects: 2, restartedMs: 600, recoveryMs: 2500, afterOk: 20, afterFailed: 0 },
         { round: 2, component: 'control', requests: 120, failed: 0, errors: {}, reconnects: 0, restartedMs: 500, recoveryMs: 1200, afterOk: 20, afterFailed: 0 },
@@ -32,9 +34,10 @@ t.test('the report carries every figure it is given', async (t) => {
   t.match(md, /2 kills survived .* in clear on the node link: \*\*never\*\*/);
   t.match(md, /Requests during the kills: 240, failed 6/);
   t.match(md, /control 0\.0, ztunnel-node-1 6\.0/);
-  t.match(md, /\| 1 \| ztunnel-node-1 \| 120 \| 6 \| 2 \| 0\.6 s \| 2\.5 s \| 20 \/ 0 \|/);
+  t.match(md, /\| 1 \| ztunnel-node-1 \| 120 \| 6 \| 0\.3 s \| 2 \| 0\.6 s \| 2\.5 s \| 20 \/ 0 \|/);
   t.match(md, /\| ztunnel-node-1 \| 2 \| 100\.0 → 150\.0 MiB \| 50\.00 MiB\/min .* \*\*RSS grows\*\* \|/);
   t.match(md, /\| control \| 2 .* flat \|/);
   t.match(md, /PADDED DATA/);
+  t.match(md, /one such request takes 1\.5 s/);
   t.match(md, /- a note/);
 });

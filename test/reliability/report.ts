@@ -18,6 +18,10 @@ export interface ChaosRound {
 
 export interface ChaosFigures {
   seed: number;
+  /** One fresh request through `ambit exec` on a healthy mesh: what "serving again after" includes. */
+  callMs: number;
+  /** Request rate of the load during each kill. */
+  qps: number;
   rounds: ChaosRound[];
   packets: number;
   hbonePackets: number;
@@ -84,11 +88,11 @@ function chaosSection(c: ChaosFigures): string[] {
     `${c.rounds.length} kills survived (SIGKILL, random order, seed ${c.seed}). Payload marker in clear on the node link: **${c.markerInClear ? 'YES — FAILURE' : 'never'}** (${c.packets} packets captured, ${c.hbonePackets} on HBONE 15008, ${c.appPortPackets} to the app port).`,
     `Requests during the kills: ${requests}, failed ${failed} (only those in flight on a killed connection fail; the client reopens its connections); requests started after each component was back: ${after} failed.`,
     '',
-    '| round | killed | requests during | failed | reconnects | restarted after | serving again after | after: ok / failed |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| round | killed | requests during | failed | ≈ outage (failed ÷ rate) | reconnects | restarted after | serving again after | after: ok / failed |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-  for (const r of c.rounds) out.push(`| ${r.round} | ${r.component} | ${r.requests} | ${r.failed} | ${r.reconnects} | ${s(r.restartedMs)} | ${s(r.recoveryMs)} | ${r.afterOk} / ${r.afterFailed} |`);
+  for (const r of c.rounds) out.push(`| ${r.round} | ${r.component} | ${r.requests} | ${r.failed} | ${s((r.failed / c.qps) * 1000)} | ${r.reconnects} | ${s(r.restartedMs)} | ${s(r.recoveryMs)} | ${r.afterOk} / ${r.afterFailed} |`);
   const per = new Map<string, { kills: number; failed: number }>();
   for (const r of c.rounds) {
     const e = per.get(r.component) ?? { kills: 0, failed: 0 };
@@ -96,6 +100,7 @@ function chaosSection(c: ChaosFigures): string[] {
     e.failed += r.failed;
     per.set(r.component, e);
   }
+  out.push('', `"Serving again after" runs from the kill to the first fresh request answered, polled through \`ambit exec\` (one such request takes ${s(c.callMs)} on a healthy mesh).`);
   out.push('', 'Requests failed per kill, by component: ' + [...per].sort().map(([k, e]) => `${k} ${(e.failed / e.kills).toFixed(1)}`).join(', ') + '.');
   return out;
 }
