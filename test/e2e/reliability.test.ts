@@ -6,8 +6,8 @@
 //   component is back all succeed. Requests failed per kill are counted.
 // - soak: steady mixed HTTP and TCP traffic; RSS and event-loop delay of every component sampled
 //   from its /metrics, the least-squares slope reported and a growing RSS flagged.
-// AMBIT_CHAOS_ROUNDS (default 3), AMBIT_SOAK_DURATION (default 60s); figures go to the JSON lines
-// file AMBIT_RELIABILITY_OUT when set.
+// AMBIT_CHAOS_ROUNDS (default 5: each component once), AMBIT_SOAK_DURATION (default 60s); figures
+// go to the JSON lines file AMBIT_RELIABILITY_OUT when set.
 import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -19,7 +19,7 @@ import { startCapture } from './capture.js';
 import { ROOT, TestCluster, eventually } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mesh-app.yaml');
-const ROUNDS = Number(process.env.AMBIT_CHAOS_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.AMBIT_CHAOS_ROUNDS ?? 5);
 /** The load during each kill: failed requests / this rate ≈ how long new requests failed. */
 const CHAOS_QPS = 20;
 const SOAK_MS = parseDuration(process.env.AMBIT_SOAK_DURATION ?? '60s', 'AMBIT_SOAK_DURATION');
