@@ -16,7 +16,7 @@ import type { Pod } from '../../lib/k8s/types.js';
 import { inNetns } from '../../lib/sys/netns.js';
 import { metricValue, trend, type Sample, type Trend } from '../reliability/stats.js';
 import { startCapture } from './capture.js';
-import { ROOT, TestCluster, eventually } from './testkit.js';
+import { ROOT, TestCluster, eventually, run } from './testkit.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'mesh-app.yaml');
 const ROUNDS = Number(process.env.AMBIT_CHAOS_ROUNDS ?? 5);
@@ -63,8 +63,9 @@ t.test('reliability on a 2-node cluster', async (t) => {
   const client = pods.find((p) => p.metadata.labels?.app === 'client')!;
   const clientRef = `mesh/${client.metadata.name}`;
   const pidOf = (name: string): number => Number(readFileSync(path.join(c.stateDir, 'components', `${name}.pid`), 'utf8').trim().split(' ')[0]);
-  const load = async (args: string[]): Promise<LoadReport> => {
-    const r = await c.try('exec', clientRef, '--', 'ambit', 'echo', 'client', ...args, '--json');
+  /** A load from the client pod; `--duration` may exceed TestCluster's 4-minute command limit. */
+  const load = async (args: string[], limitMs = 240_000): Promise<LoadReport> => {
+    const r = await run(['exec', clientRef, '--state-dir', c.stateDir, '--', 'ambit', 'echo', 'client', ...args, '--json'], { timeoutMs: limitMs, env: c.env });
     if (!r.stdout.trim().startsWith('{')) throw new Error(`echo client failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as LoadReport;
   };
@@ -101,7 +102,10 @@ t.test('reliability on a 2-node cluster', async (t) => {
         const baseline = await openedFromClient();
         const running = load(['http://server/', '--qps', String(CHAOS_QPS), '--connections', '2', '--duration', '10s', '--timeout', '2s', '-H', `x-marker:${marker}`]);
         // Killed while traffic flows: once both load connections are open end to end, then a while later.
-        await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 30_000, 100);
+        await eventually('the load flowing', async () => (await openedFromClient()) >= baseline + 2, 30_000, 100).catch(async (e: Error) => {
+          // Say why the load never started, if it failed.
+          throw new Error(`${e.message}; the load: ${await running.then((r) => JSON.stringify(r), (x: Error) => x.message)}`);
+        });
         await new Promise((r) => setTimeout(r, 500 + random() * 2000));
         const killedAt = Date.now();
         process.kill(pid, 'SIGKILL');
@@ -143,8 +147,9 @@ t.test('reliability on a 2-node cluster', async (t) => {
     const rss = new Map<string, Sample[]>(targets.map((x) => [x.name, []]));
     const lag = new Map<string, Sample[]>(targets.map((x) => [x.name, []]));
     const duration = `${Math.round(SOAK_MS / 1000)}s`;
-    const http = load(['http://server/', '--qps', '40', '--connections', '4', '--duration', duration, '--timeout', '3s']);
-    const tcp = load(['tcp://server:9000', '--qps', '10', '--connections', '2', '--duration', duration, '--timeout', '3s']);
+    const limit = SOAK_MS + 180_000;
+    const http = load(['http://server/', '--qps', '40', '--connections', '4', '--duration', duration, '--timeout', '3s'], limit);
+    const tcp = load(['tcp://server:9000', '--qps', '10', '--connections', '2', '--duration', duration, '--timeout', '3s'], limit);
     const start = Date.now();
     // Samples from the end of the warm-up (a tenth of the run, at most a minute) on.
     const warmup = Math.min(60_000, SOAK_MS / 10);
