@@ -2,42 +2,17 @@
 // whole server session fed arbitrary and mutated frames. Any input gives frames, a stream error or
 // a connection error with its RFC 9113 code — never an exception out of the parser, never
 // INTERNAL_ERROR (our own bug), never a session that stops answering.
-import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import t from 'tap';
 import { H2ConnectionError, H2StreamError, HpackError } from '../../lib/hbone/h2/errors.js';
-import { FrameReader } from '../../lib/hbone/h2/frame-reader.js';
-import { CONNECTION_PREFACE, ErrorCode, Flag, FrameType, frame, headersFrames, pingFrame, settingsFrame, type FrameHeader } from '../../lib/hbone/h2/frames.js';
+import { CONNECTION_PREFACE, ErrorCode, Flag, FrameType, frame, headersFrames, pingFrame, settingsFrame } from '../../lib/hbone/h2/frames.js';
 import { HpackDecoder, HpackEncoder, type HeaderField } from '../../lib/hbone/h2/hpack.js';
 import { huffmanDecode, huffmanEncode } from '../../lib/hbone/h2/huffman.js';
 import { H2Session, type H2SessionOptions } from '../../lib/hbone/h2/session.js';
 import type { H2Stream } from '../../lib/hbone/h2/stream.js';
 import { MALFORMED_CASES, connectFrame } from '../../lib/hbone/h2/testkit.js';
+import { MemSocket, readFrames, tick } from './h2-peer.js';
 import { chunked, fuzz, fuzzAsync, mutated, refusesOnly } from './harness.js';
-
-type Seen = { h: FrameHeader; payload: Buffer };
-
-/** Every frame in `chunks`, or the error the reader raised. */
-function readAll(chunks: readonly Buffer[], maxFrameSize: number): { frames: Seen[]; error?: Error } {
-  const frames: Seen[] = [];
-  let data: Buffer[] = [];
-  const reader = new FrameReader(
-    {
-      dataStart: () => void (data = []),
-      dataChunk: (_h, c) => void data.push(Buffer.from(c)),
-      dataEnd: (h) => void frames.push({ h, payload: Buffer.concat(data) }),
-      frame: (h, payload) => void frames.push({ h, payload: Buffer.from(payload) }),
-    },
-    { maxFrameSize, expectPreface: false },
-  );
-  try {
-    for (const c of chunks) reader.push(c);
-  } catch (e) {
-    if (!(e instanceof H2ConnectionError || e instanceof H2StreamError)) throw new Error(`FrameReader threw ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
-    return { frames, error: e };
-  }
-  return { frames };
-}
 
 const u32 = (v: number): Buffer => {
   const b = Buffer.alloc(4);
@@ -65,8 +40,8 @@ const anyFrame: fc.Arbitrary<Buffer> = fc.oneof(
 t.test('frame reader: arbitrary bytes in arbitrary chunks', async (t) => {
   fuzz(t, 'h2 frame reader (arbitrary bytes)', [fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(), { maxLength: 8 })], (bytes, cuts) => {
     const b = Buffer.from(bytes);
-    const whole = readAll([b], 16_384);
-    const split = readAll(chunked(b, cuts), 16_384);
+    const whole = readFrames([b], 16_384);
+    const split = readFrames(chunked(b, cuts), 16_384);
     // How the socket splits the bytes changes nothing: same frames, same verdict.
     if (JSON.stringify(whole) !== JSON.stringify(split)) throw new Error('chunking changed the frames the reader produced');
   });
@@ -74,8 +49,8 @@ t.test('frame reader: arbitrary bytes in arbitrary chunks', async (t) => {
 
 t.test('frame reader: valid and mutated frame sequences', async (t) => {
   fuzz(t, 'h2 frame reader (mutated frames)', [fc.array(anyFrame, { minLength: 1, maxLength: 6 }).chain((fs) => fc.oneof(fc.constant(Buffer.concat(fs)), mutated(Buffer.concat(fs)))), fc.array(fc.nat(), { maxLength: 6 })], (b, cuts) => {
-    const whole = readAll([b], 16_384);
-    const split = readAll(chunked(b, cuts), 16_384);
+    const whole = readFrames([b], 16_384);
+    const split = readFrames(chunked(b, cuts), 16_384);
     if (JSON.stringify(whole) !== JSON.stringify(split)) throw new Error('chunking changed the frames the reader produced');
   });
 });
@@ -100,23 +75,11 @@ t.test('hpack: arbitrary and mutated blocks give fields or an HpackError', async
   });
 });
 
-/** A socket in memory: what the session writes is kept, what we push is what it reads. */
-class MemSocket extends Duplex {
-  readonly written: Buffer[] = [];
-  override _read(): void {}
-  override _write(c: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.written.push(Buffer.from(c));
-    cb();
-  }
-}
-
 const SERVER: H2SessionOptions = {
   role: 'server',
   settings: { initialWindowSize: 1 << 20, maxFrameSize: 16_384, maxConcurrentStreams: 16, maxHeaderListSize: 16 << 10 },
   connectionWindow: 4 << 20,
 };
-
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Feeds `input` to a server session; returns what it wrote back and the errors it raised. */
 async function drive(input: Buffer[], probe: boolean): Promise<void> {
@@ -148,7 +111,7 @@ async function drive(input: Buffer[], probe: boolean): Promise<void> {
       sock.push(pingFrame(opaque, false));
       await tick();
       await tick();
-      const back = readAll([Buffer.concat(sock.written)], 1 << 24).frames;
+      const back = readFrames([Buffer.concat(sock.written)], 1 << 24).frames;
       const acked = back.some((f) => f.h.type === FrameType.PING && (f.h.flags & Flag.ACK) !== 0 && f.payload.equals(opaque));
       const gone = back.some((f) => f.h.type === FrameType.GOAWAY && f.payload.readUInt32BE(4) !== ErrorCode.NO_ERROR);
       if (!acked && !gone) problems.push(`open session did not answer a PING; it wrote ${back.map((f) => `type ${f.h.type}`).join(', ')}`);

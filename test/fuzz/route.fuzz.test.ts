@@ -1,4 +1,5 @@
-// The waypoint's route matching under arbitrary requests and RE2 patterns. The control plane
+// The waypoint's first look at a tunnel (protocol detection, forwarded, hop-by-hop headers) and
+// its route matching under arbitrary requests and RE2 patterns. The control plane
 // judges a pattern once (regexProblem); the waypoint compiles and matches it on every request.
 // The two must agree: a pattern the control plane accepts is one the waypoint matches with, and
 // no pattern or request makes matching throw or stall.
@@ -7,6 +8,10 @@ import fc from 'fast-check';
 import t from 'tap';
 import { RouteSchema, type Route } from '../../lib/proto/gen/ambit/l7/v1/route_pb.js';
 import { compileRe2, regexProblem } from '../../lib/regex/re2.js';
+import { buildForwarded } from '../../lib/hbone/headers.js';
+import { forwardable } from '../../waypoint/listener/hop-by-hop.js';
+import { sourceIpOf } from '../../waypoint/listener/listener.js';
+import { detectProtocol } from '../../waypoint/listener/sniff.js';
 import { fullMatch, selectRoute } from '../../waypoint/route/match.js';
 import type { RouteRequest } from '../../waypoint/route/request.js';
 import { fuzz } from './harness.js';
@@ -81,4 +86,34 @@ t.test('selectRoute', async (t) => {
     const sel = selectRoute(routes, req);
     if (sel && routes[sel.index] !== sel.route) throw new Error('selected route is not the one at its index');
   }, { weight: 3 });
+});
+
+const firstBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+  fc.tuple(fc.constantFrom('GET ', 'POST ', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'PUT', 'GE', 'HEAD /', 'SSH-2.0-'), fc.uint8Array({ maxLength: 16 })).map(([a, b]) => Buffer.concat([Buffer.from(a, 'latin1'), Buffer.from(b)])),
+);
+
+t.test('the waypoint listener', async (t) => {
+  fuzz(t, 'waypoint protocol detection', [firstBytes], (b) => {
+    // Once the first bytes decide, more bytes never change the answer.
+    let decided: string | undefined;
+    for (let n = 0; n <= b.length; n++) {
+      const d = detectProtocol(b.subarray(0, n));
+      if (decided !== undefined && d !== decided) throw new Error(`${n} bytes say ${String(d)}, fewer said ${decided}`);
+      decided ??= d;
+    }
+  }, { weight: 3 });
+  const peer = { address: '10.0.0.9', port: 15008, family: 4 as const };
+  fuzz(t, 'waypoint forwarded source', [fc.oneof(fc.option(fc.string({ maxLength: 60 }), { nil: undefined }), fc.oneof(fc.ipV4().map((ip) => `${ip}:80`), fc.ipV6().map((ip) => `[${ip}]:80`)).map((a) => buildForwarded(a)))], (f) => {
+    const ip = sourceIpOf(f, peer);
+    if (typeof ip !== 'string') throw new Error('no address');
+    // What ztunnel writes is read back as its address.
+    const m = f !== undefined && /^for="(.*)"$/.exec(f);
+    if (m && m[1]!.replace(/^\[|\]:\d+$|:\d+$/g, '') !== ip) throw new Error(`${f} read as ${ip}`);
+  }, { weight: 3 });
+  fuzz(t, 'waypoint hop-by-hop headers', [fc.dictionary(fc.oneof(fc.constantFrom('connection', 'te', 'upgrade', 'host', 'x-a', 'keep-alive', ':path'), fc.stringMatching(/^[a-z-]{1,8}$/)), fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 })), { maxKeys: 6 })], (h) => {
+    const out = forwardable(h);
+    for (const k of Object.keys(out)) if (['connection', 'upgrade', 'host', 'keep-alive'].includes(k) || k.startsWith(':')) throw new Error(`forwarded ${k}`);
+    if (out.te !== undefined && out.te !== 'trailers') throw new Error(`forwarded te ${String(out.te)}`);
+  }, { weight: 2 });
 });
