@@ -3,7 +3,6 @@
 // only then, so that the store and its YAML parser cost nothing while the agent is up.
 import { existsSync } from 'node:fs';
 import { NAMESPACE, POD, type Namespace, type Pod } from '../../lib/k8s/types.js';
-import { openStore } from '../../lib/store/index.js';
 import type { ClusterStore } from '../../lib/store/types.js';
 import { DATAPLANE_MODE_LABEL, decideMembership } from '../agent/enrol.js';
 
@@ -25,8 +24,12 @@ export async function judgeWithoutAgent(j: JudgeInput): Promise<Judgement> {
   let store: ClusterStore;
   if (j.storeDir !== undefined) {
     if (!existsSync(j.storeDir)) throw new Error(`the File store ${j.storeDir} (storeDir) does not exist`);
-    store = openStore(j.storeDir);
+    // A lock left by a dead writer must not hold the pod past the plugin's own timeout.
+    // The File store alone: the store index would load the Kubernetes client too.
+    const { FileStore } = await import('../../lib/store/file.js');
+    store = new FileStore(j.storeDir, { lockTimeoutMs: j.timeoutMs });
   } else if (j.kubeconfig !== undefined) {
+    const { openStore } = await import('../../lib/store/index.js');
     store = openStore({ kube: true, kubeconfig: j.kubeconfig });
   } else {
     throw new Error('no storeDir or kubeconfig in the plugin config to read it from');
