@@ -2,6 +2,7 @@
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { exec } from '../../lib/sys/exec.js';
 import { NAMESPACE, POD } from '../../lib/k8s/types.js';
@@ -181,6 +182,17 @@ t.test('with the agent down, the plugin judges the pod itself from the File stor
 
   const boom = await runPlugin({ env: env('ADD', 'plain', 'web-1', args('plain', 'web-1')), stdin: conf({ storeDir }), agent: async () => { throw new Error('boom'); } });
   t.match(JSON.parse(boom.stdout), { code: 11, msg: /boom; is the ambit cni-agent running on this node\?$/ }, 'only an unreachable agent makes the plugin judge: other failures fail closed');
+
+  // An agent that accepts the connection but never answers: the timeout counts as unreachable too.
+  const silentSocket = path.join(dir, 'silent.sock');
+  const held: net.Socket[] = [];
+  const silent = net.createServer((c) => void held.push(c));
+  await new Promise<void>((resolve) => silent.listen(silentSocket, resolve));
+  const hung = await add('plain', 'web-1', { agentSocket: silentSocket, timeoutSeconds: 0.3 });
+  for (const c of held) c.destroy();
+  silent.close();
+  t.same([hung.code, hung.out], [0, PREV], 'an agent that does not answer in time: a pod outside the mesh starts');
+  t.match(hung.logs[0], { level: 'warn', agent: `node agent at ${silentSocket} is not reachable (no answer within 0.3 s)` });
 
   const binary = await run(env('ADD', 'plain', 'web-1', args('plain', 'web-1')), conf({ storeDir }));
   t.same([binary.code, binary.out], [0, PREV], 'the real binary does the same');
