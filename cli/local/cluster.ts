@@ -221,7 +221,8 @@ export class LocalCluster {
     // Easier to see into: each ztunnel's admin (/config_dump) and metrics on the host's loopback.
     await this.forwardTo({ name: `ztunnel ${node.name} admin (/config_dump)`, netns: node.netns, host: '127.0.0.1', port: 15000 });
     await this.forwardTo({ name: `ztunnel ${node.name} metrics`, netns: node.netns, host: node.address, port: 15020 });
-    return [{ type: 'ambit-cni', agentSocket: cniSocket, excludeNamespaces: ['kube-system', 'istio-system'] }];
+    // storeDir: while the agent is down, pods outside the mesh still start (the plugin judges them).
+    return [{ type: 'ambit-cni', agentSocket: cniSocket, storeDir: this.l.store, excludeNamespaces: ['kube-system', 'istio-system'] }];
   }
 
   /** The OTLP/HTTP traces URL the mesh's proxies export to. */

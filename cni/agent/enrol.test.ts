@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Namespace, Pod } from '../../lib/k8s/types.js';
 import {
-  decideEnrolment, podIps, podNetnsPath, redirectOptionsFor, redirectionState, serviceAccountOf, stripPrefixes, type EnrolPolicy,
+  decideEnrolment, decideMembership, podIps, podNetnsPath, redirectOptionsFor, redirectionState, serviceAccountOf, stripPrefixes, type EnrolPolicy,
 } from './enrol.js';
 
 const policy: EnrolPolicy = { node: 'node-1', excludeNamespaces: ['kube-system', 'istio-system'] };
@@ -63,6 +63,27 @@ t.test('decideEnrolment', async (t) => {
   }
   const d = decideEnrolment(pod({ node: 'node-2' }), undefined, policy);
   t.match(d, { enrol: false, detail: 'scheduled on node-2, not node-1' }, 'the detail says why');
+});
+
+t.test('decideMembership: what the CNI plugin judges itself while the agent is down', async (t) => {
+  const excl = ['kube-system'];
+  const cases: Array<[string, Pod, Namespace | undefined, string]> = [
+    ['plain namespace', pod(), ns('demo'), 'skip not-labelled'],
+    ['ambient namespace', pod(), ns('demo', AMBIENT), 'enrol namespace-label'],
+    ['ambient namespace, pod opted out', pod({ labels: NONE }), ns('demo', AMBIENT), 'skip opted-out'],
+    ['pod label, plain namespace', pod({ labels: AMBIENT }), ns('demo'), 'enrol pod-label'],
+    ['not scheduled yet: the node is not judged', pod({ labels: AMBIENT, node: undefined }), ns('demo'), 'enrol pod-label'],
+    ['scheduled elsewhere: the node is not judged', pod({ node: 'node-2' }), ns('demo', AMBIENT), 'enrol namespace-label'],
+    ['excluded namespace from the plugin config', pod({ ns: 'kube-system', labels: AMBIENT }), ns('kube-system'), 'skip excluded-namespace'],
+    ['istio-system not excluded by this list', pod({ ns: 'istio-system' }), ns('istio-system', AMBIENT), 'enrol namespace-label'],
+    ['sidecar', pod({ containers: ['app', 'istio-proxy'] }), ns('demo', AMBIENT), 'skip sidecar'],
+    ['host network', pod({ hostNetwork: true, labels: AMBIENT }), ns('demo'), 'skip host-network'],
+  ];
+  for (const [name, p, n, want] of cases) {
+    const d = decideMembership(p, n, excl);
+    t.equal(d.enrol ? `enrol ${d.by}` : `skip ${d.reason}`, want, name);
+  }
+  t.match(decideMembership(pod({ labels: NONE }), ns('demo', AMBIENT), excl), { detail: 'pod label istio.io/dataplane-mode=none' });
 });
 
 t.test('addresses, netns, state, service account', async (t) => {

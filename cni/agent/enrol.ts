@@ -33,16 +33,24 @@ const skip = (reason: SkipReason, detail: string): EnrolDecision => ({ enrol: fa
 
 /** Istio's default enablement selectors plus the exclusions that always apply. */
 export function decideEnrolment(pod: Pod, ns: Namespace | undefined, policy: EnrolPolicy): EnrolDecision {
-  const { metadata: meta, spec } = pod;
-  const labels = meta.labels ?? {};
-  if (spec?.nodeName !== policy.node) return skip('other-node', `scheduled on ${spec?.nodeName ?? 'no node'}, not ${policy.node}`);
+  if (pod.spec?.nodeName !== policy.node) return skip('other-node', `scheduled on ${pod.spec?.nodeName ?? 'no node'}, not ${policy.node}`);
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return skip('terminated', `phase ${phase}`);
-  if (spec.hostNetwork === true) return skip('host-network', 'spec.hostNetwork is true');
-  if (policy.excludeNamespaces.includes(meta.namespace)) return skip('excluded-namespace', `namespace ${meta.namespace} is excluded`);
+  return decideMembership(pod, ns, policy.excludeNamespaces);
+}
+
+/**
+ * Whether a pod belongs in the mesh, whatever node it is on: the part of decideEnrolment the CNI
+ * plugin also applies itself when the node agent is down.
+ */
+export function decideMembership(pod: Pod, ns: Namespace | undefined, excludeNamespaces: readonly string[]): EnrolDecision {
+  const { metadata: meta, spec } = pod;
+  const labels = meta.labels ?? {};
+  if (spec?.hostNetwork === true) return skip('host-network', 'spec.hostNetwork is true');
+  if (excludeNamespaces.includes(meta.namespace)) return skip('excluded-namespace', `namespace ${meta.namespace} is excluded`);
   if (labels.app === 'ztunnel') return skip('ztunnel', 'ztunnel itself (label app=ztunnel)');
   if (meta.annotations?.[SIDECAR_STATUS_ANNOTATION] !== undefined) return skip('sidecar', `has a sidecar (annotation ${SIDECAR_STATUS_ANNOTATION})`);
-  if ((spec.containers ?? []).some((c) => c?.name === 'istio-proxy')) return skip('sidecar', 'has a sidecar (container istio-proxy)');
+  if ((spec?.containers ?? []).some((c) => c?.name === 'istio-proxy')) return skip('sidecar', 'has a sidecar (container istio-proxy)');
   const mode = labels[DATAPLANE_MODE_LABEL];
   if (mode === 'ambient') return { enrol: true, by: 'pod-label' };
   if (mode === 'none') return skip('opted-out', `pod label ${DATAPLANE_MODE_LABEL}=none`);

@@ -2,8 +2,11 @@
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { exec } from '../../lib/sys/exec.js';
+import { NAMESPACE, POD } from '../../lib/k8s/types.js';
+import { openStore } from '../../lib/store/index.js';
 import { startEventServer, type EventServer } from './server.js';
 import { pluginMain } from '../../lib/cni-plugin/install.js';
 import { runPlugin, type AgentCall } from './plugin.js';
@@ -120,6 +123,79 @@ t.test('with the agent down', async (t) => {
   t.equal((await run(env('ADD', 'kube-system'), conf())).code, 0, 'an excluded pod does not need the agent');
   const noK8s = await run(env('ADD', '', '', { CNI_ARGS: 'IgnoreUnknown=1' }), conf());
   t.same([noK8s.code, noK8s.out], [0, PREV], 'a sandbox that is not a Kubernetes pod passes through');
+});
+
+t.test('with the agent down, the plugin judges the pod itself from the File store', async (t) => {
+  const storeDir = path.join(dir, 'store');
+  const store = openStore(storeDir);
+  t.teardown(() => store.close());
+  const AMBIENT = { 'istio.io/dataplane-mode': 'ambient' };
+  await store.create({ ...NAMESPACE, metadata: { name: 'plain' } });
+  await store.create({ ...NAMESPACE, metadata: { name: 'mesh', labels: AMBIENT } });
+  const uids = new Map<string, string>();
+  const pod = async (namespace: string, name: string, labels: Record<string, string> = {}) => {
+    const p = await store.create({ ...POD, metadata: { namespace, name, labels }, spec: { nodeName: 'node-1', containers: [{ name: 'app' }] } });
+    uids.set(`${namespace}/${name}`, (p.metadata as { uid?: string }).uid ?? '');
+  };
+  const args = (ns: string, name: string, uid = uids.get(`${ns}/${name}`) ?? 'none') => ({ CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${name};K8S_POD_UID=${uid}` });
+  await pod('plain', 'web-1');
+  await pod('mesh', 'web-1');
+  await pod('mesh', 'opted-out', { 'istio.io/dataplane-mode': 'none' });
+  await pod('plain', 'labelled', AMBIENT);
+  const down = `node agent at ${socket} is not reachable (ENOENT); is the ambit cni-agent running on this node?`;
+  const add = async (ns: string, name: string, over: Record<string, unknown> = {}) => {
+    const lines: string[] = [];
+    // The real agent client against a socket nobody listens on.
+    const r = await runPlugin({ env: env('ADD', ns, name, args(ns, name)), stdin: conf({ storeDir, ...over }), write: (l) => lines.push(l) });
+    return { code: r.exitCode, out: r.stdout ? (JSON.parse(r.stdout) as Record<string, unknown>) : {}, logs: lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  };
+
+  const plain = await add('plain', 'web-1');
+  t.same([plain.code, plain.out], [0, PREV], 'a pod in a plain namespace starts, prevResult passed through');
+  t.same(plain.logs.map((l) => [l.level, l.msg, l.pod, l.agent, l.reason]), [[
+    'warn', 'node agent down; pod judged outside the mesh, passing through', 'plain/web-1', `node agent at ${socket} is not reachable (ENOENT)`,
+    'neither the pod nor namespace plain has istio.io/dataplane-mode=ambient',
+  ]], 'one warn line says the agent was down and why the pod is outside the mesh');
+
+  const mesh = await add('mesh', 'web-1');
+  t.same([mesh.code, mesh.out], [1, { cniVersion: '1.0.0', code: 11, msg: `ambit-cni: cannot enrol pod mesh/web-1 in ambient: ${down} The pod is in the mesh (namespace mesh has istio.io/dataplane-mode=ambient), so it waits for the agent` }], 'a pod in an ambient namespace fails closed');
+
+  const optedOut = await add('mesh', 'opted-out');
+  t.same([optedOut.code, optedOut.out], [0, PREV], 'ambient namespace, pod labelled dataplane-mode=none: starts');
+  t.match(optedOut.logs[0], { level: 'warn', reason: 'pod label istio.io/dataplane-mode=none' });
+
+  const labelled = await add('plain', 'labelled');
+  t.same([labelled.code, labelled.out.code], [1, 11], 'pod label ambient in a plain namespace fails closed');
+  t.match(labelled.out.msg, /The pod is in the mesh \(pod label istio.io\/dataplane-mode=ambient\)/);
+
+  const missing = await add('plain', 'ghost');
+  t.same([missing.code, missing.out.code], [1, 11], 'a pod missing from the store fails closed');
+  t.match(missing.out.msg, /^ambit-cni: cannot enrol pod plain\/ghost in ambient: .*The plugin could not judge the pod itself: pod plain\/ghost is not in the cluster store$/);
+
+  const r = await runPlugin({ env: env('ADD', 'plain', 'web-1', args('plain', 'web-1', 'other')), stdin: conf({ storeDir }), write: () => undefined });
+  t.match(JSON.parse(r.stdout), { code: 11, msg: new RegExp(`has uid ${uids.get('plain/web-1')}, not other \\(CNI_ARGS\\)`) }, 'a pod of the same name but another uid is not judged');
+
+  const noDir = await add('plain', 'web-1', { storeDir: path.join(dir, 'nowhere') });
+  t.match(noDir.out, { code: 11, msg: /the File store .*nowhere \(storeDir\) does not exist/ }, 'a missing store fails closed, naming the field');
+  const noStore = await add('plain', 'web-1', { storeDir: undefined });
+  t.same(noStore.out, { cniVersion: '1.0.0', code: 11, msg: `ambit-cni: cannot enrol pod plain/web-1 in ambient: ${down}` }, 'without storeDir, every pod waits for the agent as before');
+
+  const boom = await runPlugin({ env: env('ADD', 'plain', 'web-1', args('plain', 'web-1')), stdin: conf({ storeDir }), agent: async () => { throw new Error('boom'); } });
+  t.match(JSON.parse(boom.stdout), { code: 11, msg: /boom; is the ambit cni-agent running on this node\?$/ }, 'only an unreachable agent makes the plugin judge: other failures fail closed');
+
+  // An agent that accepts the connection but never answers: the timeout counts as unreachable too.
+  const silentSocket = path.join(dir, 'silent.sock');
+  const held: net.Socket[] = [];
+  const silent = net.createServer((c) => void held.push(c));
+  await new Promise<void>((resolve) => silent.listen(silentSocket, resolve));
+  const hung = await add('plain', 'web-1', { agentSocket: silentSocket, timeoutSeconds: 0.3 });
+  for (const c of held) c.destroy();
+  silent.close();
+  t.same([hung.code, hung.out], [0, PREV], 'an agent that does not answer in time: a pod outside the mesh starts');
+  t.match(hung.logs[0], { level: 'warn', agent: `node agent at ${silentSocket} is not reachable (no answer within 0.3 s)` });
+
+  const binary = await run(env('ADD', 'plain', 'web-1', args('plain', 'web-1')), conf({ storeDir }));
+  t.same([binary.code, binary.out], [0, PREV], 'the real binary does the same');
 });
 
 t.test('agent up but not ready: STATUS says so', async (t) => {

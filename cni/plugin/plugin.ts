@@ -152,7 +152,9 @@ async function add(c: Ctx): Promise<string> {
   try {
     a = await c.agent(c.conf.agentSocket, 'POST', PATH_ADD, event(c, c.pod), c.conf.timeoutMs);
   } catch (e) {
-    throw new PluginError(Code.TryAgainLater, `${fail}: ${(e as Error).message}; is the ambit cni-agent running on this node?`);
+    const down = `${fail}: ${(e as Error).message}; is the ambit cni-agent running on this node?`;
+    if ((e as Error).name !== 'AgentUnreachable') throw new PluginError(Code.TryAgainLater, down);
+    return addWithoutAgent(c, c.pod, out, down, (e as Error).message);
   }
   const r = body<AddReply>(a);
   if (a.status === 200 && (r.status === 'enrolled' || r.status === 'not-enrolled')) {
@@ -163,6 +165,29 @@ async function add(c: Ctx): Promise<string> {
     throw new PluginError(r.retryable ? Code.TryAgainLater : Code.AgentRefused, `${fail}: the node agent says: ${r.message ?? 'failed'}`);
   }
   throw new PluginError(Code.AgentProtocol, `${fail}: the node agent at ${c.conf.agentSocket} answered HTTP ${a.status} without a status`, JSON.stringify(a.body).slice(0, 500));
+}
+
+/**
+ * The agent cannot be reached: a pod outside the mesh need not wait for it, so the plugin judges
+ * the pod itself from the cluster store. In the mesh, or not known for sure: fail closed.
+ */
+async function addWithoutAgent(c: Ctx, pod: Pod, out: string, down: string, why: string): Promise<string> {
+  if (c.conf.storeDir === undefined && c.conf.kubeconfig === undefined) throw new PluginError(Code.TryAgainLater, down);
+  let verdict: { inMesh: boolean; detail: string };
+  try {
+    const { judgeWithoutAgent } = await import('./judge.js');
+    verdict = await judgeWithoutAgent({
+      ...(c.conf.storeDir !== undefined ? { storeDir: c.conf.storeDir } : {}),
+      ...(c.conf.kubeconfig !== undefined ? { kubeconfig: c.conf.kubeconfig } : {}),
+      ...(pod.uid !== undefined ? { uid: pod.uid } : {}),
+      excludeNamespaces: c.conf.excludeNamespaces, namespace: pod.namespace, name: pod.name, timeoutMs: c.conf.timeoutMs,
+    });
+  } catch (e) {
+    throw new PluginError(Code.TryAgainLater, `${down} The plugin could not judge the pod itself: ${(e as Error).message}`);
+  }
+  if (verdict.inMesh) throw new PluginError(Code.TryAgainLater, `${down} The pod is in the mesh (${verdict.detail}), so it waits for the agent`);
+  c.log.warn('node agent down; pod judged outside the mesh, passing through', { agent: why, reason: verdict.detail });
+  return out;
 }
 
 /** Best effort: a DEL must succeed so the runtime can always tear a sandbox down. */

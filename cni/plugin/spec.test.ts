@@ -61,6 +61,11 @@ t.test('network config', async (t) => {
   for (const [stdin, want] of cases) t.equal(codeOf(() => parseConfig(stdin, 'ADD')), want, stdin);
   t.throws(() => parseConfig(JSON.stringify({ ...base, timeoutSeconds: -1 }), 'ADD'), /field timeoutSeconds must be a number of seconds/);
   t.throws(() => parseConfig(JSON.stringify({ ...base, prevResult: { ips: [{}, null] } }), 'ADD'), /field prevResult must have objects in ips, got ips\[1\] null/);
+  t.same(parseConfig(JSON.stringify({ ...base, storeDir: '/var/lib/ambit/store' }), 'ADD').storeDir, '/var/lib/ambit/store', 'storeDir');
+  t.same(parseConfig(JSON.stringify({ ...base, kubeconfig: '/etc/ambit/kubeconfig' }), 'ADD').kubeconfig, '/etc/ambit/kubeconfig', 'kubeconfig');
+  t.throws(() => parseConfig(JSON.stringify({ ...base, storeDir: 'store' }), 'ADD'), /network "ambit": field storeDir must be an absolute path, got "store"/);
+  t.throws(() => parseConfig(JSON.stringify({ ...base, kubeconfig: 3 }), 'ADD'), /field kubeconfig must be an absolute path, got 3/);
+  t.throws(() => parseConfig(JSON.stringify({ ...base, storeDir: '/s', kubeconfig: '/k' }), 'ADD'), /field kubeconfig cannot be given with storeDir/);
 });
 
 t.test('versions per command', async (t) => {

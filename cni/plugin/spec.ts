@@ -99,6 +99,10 @@ export interface PluginConfig {
   timeoutMs: number;
   excludeNamespaces: string[];
   logLevel: LogLevel;
+  /** Where the plugin reads the pod and its namespace itself while the agent is down: a File store… */
+  storeDir?: string;
+  /** …or a kubeconfig's API server. Neither: pods wait for the agent, whatever their labels. */
+  kubeconfig?: string;
   prevResult?: Record<string, unknown>;
 }
 
@@ -133,6 +137,11 @@ export function parseConfig(stdin: string, command: Command): PluginConfig {
   if (!Array.isArray(excl) || !excl.every((n) => typeof n === 'string')) throw bad('excludeNamespaces', 'must be a list of namespace names');
   const logLevel = o.logLevel ?? DEFAULTS.logLevel;
   if (typeof logLevel !== 'string' || !LEVELS.includes(logLevel)) throw bad('logLevel', `must be one of ${LEVELS.join(', ')}`);
+  for (const field of ['storeDir', 'kubeconfig'] as const) {
+    const v = o[field];
+    if (v !== undefined && (typeof v !== 'string' || !v.startsWith('/'))) throw bad(field, 'must be an absolute path');
+  }
+  if (o.storeDir !== undefined && o.kubeconfig !== undefined) throw bad('kubeconfig', 'cannot be given with storeDir (the cluster store is one or the other)');
   const prev = o.prevResult;
   if (prev !== undefined && !isObject(prev)) throw bad('prevResult', 'must be a CNI result object');
   // The entries are read (ips[].address, interfaces[].name): a null or a number there is the
@@ -152,6 +161,8 @@ export function parseConfig(stdin: string, command: Command): PluginConfig {
     excludeNamespaces: excl as string[],
     logLevel: logLevel as LogLevel,
   };
+  if (typeof o.storeDir === 'string') conf.storeDir = o.storeDir;
+  if (typeof o.kubeconfig === 'string') conf.kubeconfig = o.kubeconfig;
   if (prev) conf.prevResult = prev;
   return conf;
 }

@@ -14,6 +14,8 @@ import { familiesOf } from '../../cni/agent/rules/options.js';
 import { installPlugin } from '../../lib/cni-plugin/install.js';
 import { startEventServer, type EventServer } from '../../cni/plugin/server.js';
 import type { PodEvent } from '../../cni/plugin/protocol.js';
+import { openStore } from '../../lib/store/index.js';
+import { NAMESPACE, POD } from '../../lib/k8s/types.js';
 
 if (process.getuid?.() !== 0) throw new Error('test/integration/cni-chain.test creates network namespaces: run it as root (containernetworking-plugins, iptables)');
 
@@ -52,9 +54,18 @@ t.test('bridge + host-local + ambit-cni', async (t) => {
   };
   const bin = path.join(dir, 'bin');
   await installPlugin(bin);
+  // The cluster store the plugin reads while the agent is down.
+  const storeDir = path.join(dir, 'store');
+  const store = openStore(storeDir);
+  t.teardown(() => store.close());
+  await store.create({ ...NAMESPACE, metadata: { name: 'mesh', labels: { 'istio.io/dataplane-mode': 'ambient' } } });
+  await store.create({ ...NAMESPACE, metadata: { name: 'default' } });
+  for (const [namespace, name] of [['mesh', 'web-2'], ['default', 'db-2']] as const) {
+    await store.create({ ...POD, metadata: { namespace, name }, spec: { nodeName: 'node-1', containers: [{ name: 'app' }] } });
+  }
   const cni = await setupNodeCni(prefix, node, dir, {
     cniPath: [...DEFAULT_CNI_PATH, bin],
-    extraPlugins: [{ type: 'ambit-cni', agentSocket: socket, timeoutSeconds: 10, excludeNamespaces: ['kube-system'] }],
+    extraPlugins: [{ type: 'ambit-cni', agentSocket: socket, storeDir, timeoutSeconds: 10, excludeNamespaces: ['kube-system'] }],
   });
 
   const agent = await startAgent();
@@ -79,8 +90,14 @@ t.test('bridge + host-local + ambit-cni', async (t) => {
   if (err instanceof CniError) {
     t.match(err.info, { plugin: 'ambit-cni', command: 'ADD', code: 11 }, 'in ambit-cni, try again later');
     t.match(err.message, `node agent at ${socket} is not reachable`, 'naming the socket');
+    t.match(err.message, 'The pod is in the mesh (namespace mesh has istio.io/dataplane-mode=ambient), so it waits for the agent', 'and why it must wait');
   }
   t.notOk(listNetns(`${prefix}-pod-mesh_web-2`).length, 'the runtime undid the half-made pod');
+  const asked = events.length;
+  const outside = await createPodNetwork(cni, { namespace: 'default', name: 'db-2' });
+  t.match(outside.ip, /^10\.244\.1\.\d+$/, 'agent down: a pod outside the mesh still gets its network through the chain');
+  t.equal((await redirector.check(outside.netnsPath)).state, 'absent', 'without redirection');
+  t.equal(events.length, asked, 'and no agent was involved');
 
   t.same(await deletePodNetwork(cni, { namespace: 'mesh', name: 'web-1' }), [], 'DEL with the agent down succeeds');
   const again = await startAgent();
