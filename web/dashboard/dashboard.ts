@@ -327,7 +327,7 @@ function drawTraceList(l: TraceList, asked: string): Node {
       ['started', 'root', 'services', 'spans', 'duration', ''],
       l.traces.map((t) => [
         new Date(t.startedAt).toLocaleTimeString(),
-        el('a', { href: `#/trace/${t.traceId}`, 'data-trace': t.traceId }, `${t.rootService} · ${t.root}`),
+        el('a', { href: `#/trace/${t.traceId}`, 'data-trace': t.traceId, 'data-spans': String(t.spanCount) }, `${t.rootService} · ${t.root}`),
         t.services.join(', '),
         String(t.spanCount),
         ms(t.durationMs),
