@@ -290,7 +290,7 @@ export async function startControlPlane(config: Config, deps: ControlPlaneDeps =
       name: 'dashboard',
       host: config.dashboard.host,
       port: config.dashboard.port,
-      routes: dashboardRoutes({ signals, mesh, sourceName: scrapes ? `embedded: scrapes of the ztunnels and waypoints every ${config.scrapeIntervalMs / 1000}s` : `Prometheus ${config.prometheusUrl}` }),
+      routes: dashboardRoutes({ signals, mesh, traces, sourceName: scrapes ? `embedded: scrapes of the ztunnels and waypoints every ${config.scrapeIntervalMs / 1000}s` : `Prometheus ${config.prometheusUrl}` }),
       log,
       inUseHint: `${IN_USE} --dashboard-address moves it`,
     });

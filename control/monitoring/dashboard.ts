@@ -1,9 +1,12 @@
 // The dashboard's HTTP side: the page (built from web/dashboard into dist/web/dashboard) and its
 // JSON API — /api/graph, /api/services/<ns>/<name>, /api/workloads/<ns>/<name> — computed by the
-// pure views from the model and whichever metrics source the control plane was given.
+// pure views from the model and whichever metrics source the control plane was given; and
+// /api/traces, /api/traces/<id> from the embedded trace store (even when metrics come from Prometheus).
 import { readFile } from 'node:fs/promises';
 import { json, type Reply, type Routes } from '../../lib/admin/routes.js';
 import { parseDuration } from '../../lib/config/duration.js';
+import type { TraceStore } from '../traces/store.js';
+import { traceConcerns, traceDetail, traceSummary } from '../traces/views.js';
 import { goldenSeries, trafficEdges, type CounterQueries, type Target } from './signals.js';
 import { graphView, servicePage, workloadPage, type Graph, type MeshView } from './views.js';
 
@@ -16,7 +19,13 @@ export interface DashboardDeps {
   windowMs?: number;
   /** Shown on the page: "embedded scrapes every 5s" or "Prometheus http://…". */
   sourceName: string;
+  /** The embedded OTLP receiver's spans; without it the trace routes answer 404. */
+  traces?: Pick<TraceStore, 'findTraces' | 'getTrace'>;
 }
+
+/** Traces searched when a filter is given: the store keeps at most a few thousand. */
+const SCAN_TRACES = 100_000;
+const MAX_LIST = 200;
 
 const DEFAULT_WEB = new URL('../../web/dashboard/', import.meta.url);
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -71,7 +80,35 @@ export function dashboardRoutes(d: DashboardDeps): Routes {
       const p = kind === 'service' ? servicePage(m, namespace, name, graph, series) : workloadPage(m, namespace, name, graph, series);
       return p ? json(p) : json({ error: `no ${kind} ${namespace}/${name} in the mesh` }, 404);
     });
+  const traces = (url: URL): Promise<Reply> =>
+    answer(async () => {
+      if (!d.traces) return json({ error: 'this control plane keeps no traces' }, 404);
+      const raw = url.searchParams.get('limit');
+      const limit = raw === null || raw === '' ? 20 : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST) throw new RequestError(`limit: "${raw}" is not a whole number in 1..${MAX_LIST}`);
+      const asked = url.searchParams.get('service') || undefined;
+      // `<ns>/<name>` is a mesh service: traces headed for its hostname; anything else is a name
+      // as the spans carry it (a reporting service such as waypoint.bookinfo, or a hostname).
+      let service = asked;
+      if (asked?.includes('/')) {
+        const s = d.mesh().services.find((x) => `${x.namespace}/${x.name}` === asked);
+        if (!s) return json({ error: `service: no service ${asked} in the mesh` }, 404);
+        service = s.hostname;
+      }
+      const found = service ? d.traces.findTraces({ limit: SCAN_TRACES }).filter((t) => traceConcerns(t, service)).slice(0, limit) : d.traces.findTraces({ limit });
+      return json({ source: 'embedded trace store', ...(service ? { service } : {}), traces: found.filter((t) => t.spans.length > 0).map(traceSummary) });
+    });
+  const trace = (url: URL): Promise<Reply> =>
+    answer(async () => {
+      if (!d.traces) return json({ error: 'this control plane keeps no traces' }, 404);
+      const id = decodeURIComponent(url.pathname.slice('/api/traces/'.length));
+      if (!/^[0-9a-fA-F]{1,32}$/.test(id)) throw new RequestError(`trace id: "${id}" is not 1 to 32 hex digits`);
+      const t = d.traces.getTrace(id.padStart(32, '0'));
+      return t && t.spans.length > 0 ? json(traceDetail(t)) : json({ error: `trace ${id} is not in the embedded store (gone after 15 minutes, or never received)` }, 404);
+    });
   const routes: Routes = {
+    '/api/traces': traces,
+    '/api/traces/*': trace,
     '/api/graph': (url) => answer(async () => json({ source: d.sourceName, at: new Date(d.signals.now()).toISOString(), ...(await graphOf(durationParam(url, 'window', d.windowMs ?? 30_000, 5_000, 60 * 60_000))) })),
     '/api/services/*': page('/api/services/', 'service'),
     '/api/workloads/*': page('/api/workloads/', 'workload'),

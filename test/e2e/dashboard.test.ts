@@ -3,7 +3,9 @@
 // traffic and mTLS locks; a DENY AuthorizationPolicy makes the denied edge's error rate rise on the
 // page; the backend's page has charts with data. Then a second control plane on the same cluster
 // answers from a real Prometheus server (Debian's `prometheus`, scraping the ztunnels) and the same
-// page shows the same services. Screenshots go to test-results/dashboard/ (gitignored).
+// page shows the same services. A productpage → reviews request's trace opens from the reviews
+// page and draws one waterfall bar per hop (ztunnel outbound, the waypoint; ztunnel inbound when
+// its pooled connection has ended). Screenshots go to test-results/dashboard/ (gitignored).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -55,6 +57,55 @@ spec:
 `;
 
 const WAYPOINT = 'waypoint:bookinfo/waypoint';
+const REVIEWS_HOST = 'reviews.bookinfo.svc.cluster.local';
+
+interface ApiSpan {
+  spanId: string;
+  parentSpanId: string | null;
+  service: string;
+  kind: string;
+  durationMs: number;
+  attributes: Record<string, unknown>;
+}
+
+/**
+ * A request to reviews through the waypoint: the caller's ztunnel span (outbound, the root) and the
+ * waypoint's span under it, with the reviews pod's ztunnel span (inbound) under that when it has
+ * arrived. ztunnel reports a connection's span when the connection ends, and the waypoint keeps its
+ * upstream connections to reviews open while the demo's traffic flows, so in the demo that third
+ * span comes only after traffic stops.
+ */
+function reviewsHops(spans: ApiSpan[]): { out: ApiSpan; wp: ApiSpan; inb: ApiSpan | undefined } | undefined {
+  for (const out of spans.filter((s) => s.service === 'ztunnel' && s.kind === 'client' && s.parentSpanId === null && s.attributes['dst.service'] === REVIEWS_HOST)) {
+    const wp = spans.find((s) => s.parentSpanId === out.spanId && s.service === 'waypoint.bookinfo' && s.attributes['istio.destination_service'] === REVIEWS_HOST);
+    if (wp) return { out, wp, inb: spans.find((s) => s.parentSpanId === wp.spanId && s.service === 'ztunnel' && s.kind === 'server') };
+  }
+  return undefined;
+}
+
+interface BarOnPage {
+  span: string;
+  parent: string;
+  depth: number;
+  service: string;
+  kind: string;
+  duration: number;
+  width: number;
+  label: string;
+}
+
+async function barsOnPage(page: Page): Promise<BarOnPage[]> {
+  return page.evaluate(`[...document.querySelectorAll('[data-waterfall] [data-span]')].map((g) => ({
+    span: g.getAttribute('data-span'),
+    parent: g.getAttribute('data-parent'),
+    depth: Number(g.getAttribute('data-depth')),
+    service: g.getAttribute('data-service'),
+    kind: g.getAttribute('data-kind'),
+    duration: Number(g.getAttribute('data-duration')),
+    width: Number(g.querySelector('rect')?.getAttribute('width')),
+    label: g.querySelector('text.label')?.textContent ?? '',
+  }))`);
+}
 
 interface EdgeOnPage {
   id: string;
@@ -146,6 +197,54 @@ t.test('the dashboard in chromium against the demo, then against Prometheus', as
   t.ok(before.lock, 'the mTLS edge is drawn with a lock');
   t.equal(before.error, 0, 'no errors before the policy');
   await page.screenshot({ path: path.join(SHOTS, 'graph.png') });
+
+  // 1b. Traces: the reviews page links to its traces; a productpage → reviews request opens as a
+  // waterfall with a bar per hop. The test sends requests from productpage's pod on connections of
+  // their own (the demo's keep-alive connections are spans that have not ended). What the store
+  // holds goes to traces.json for a failing run.
+  const productpage = (await c.json<{ items: Array<{ metadata: { name: string } }> }>('get', 'pods', '-n', 'bookinfo', '-l', 'app=productpage')).items[0]!.metadata.name;
+  await page.goto(`${url}#/services/bookinfo/reviews`);
+  await page.locator('[data-link="traces"]').click();
+  let sent = 0;
+  const traced = await eventually(
+    'a reviews trace from the outbound ztunnel through the waypoint',
+    async () => {
+      if (sent < 5) {
+        sent++;
+        const r = await c.try('exec', `bookinfo/${productpage}`, '--', 'ambit', 'echo', 'request', 'http://reviews:9080/', '--timeout', '5s');
+        if (r.code !== 0) throw new Error(`request to reviews failed: ${r.stderr}`);
+      }
+      const list = (await (await fetch(`${url}api/traces?service=bookinfo/reviews&limit=30`)).json()) as { traces: Array<{ traceId: string; spanCount: number }> };
+      const details = await Promise.all(list.traces.filter((x) => x.spanCount < 50).map(async (x) => (await (await fetch(`${url}api/traces/${x.traceId}`)).json()) as { traceId: string; spans: ApiSpan[] }));
+      writeFileSync(path.join(SHOTS, 'traces.json'), JSON.stringify(details, null, 2));
+      for (const d of details) {
+        const h = reviewsHops(d.spans);
+        if (h && (await page.locator(`[data-trace="${d.traceId}"]`).count()) > 0) return { id: d.traceId, spans: d.spans, hops: h };
+      }
+      return undefined;
+    },
+    90_000,
+    2000,
+  );
+  t.equal(await page.locator('[data-traces="bookinfo/reviews"]').count(), 1, 'the traces list of the reviews service');
+  await page.screenshot({ path: path.join(SHOTS, 'traces-reviews.png'), fullPage: true });
+  await page.locator(`[data-trace="${traced.id}"]`).click();
+  await page.locator(`[data-waterfall="${traced.id}"]`).waitFor({ timeout: 10_000 });
+  const bars = await barsOnPage(page);
+  t.equal(bars.length, traced.spans.length, `one bar per span of the trace (${bars.length})`);
+  const hops = [traced.hops.out, traced.hops.wp, ...(traced.hops.inb ? [traced.hops.inb] : [])];
+  t.comment(`the inbound ztunnel hop is ${traced.hops.inb ? 'in' : 'not yet in'} the trace`);
+  const hopBars = hops.map((h) => bars.filter((b) => b.span === h.spanId));
+  t.ok(hopBars.every((b) => b.length === 1), `one bar for each hop (${hops.length})`);
+  const [out, wp, inb] = hopBars.map((b) => b[0]!);
+  t.same([out!.service, out!.kind, out!.depth, wp!.service, wp!.depth], ['ztunnel', 'client', 0, 'waypoint.bookinfo', 1], "the outbound ztunnel's bar, the waypoint's indented under it");
+  if (inb) t.same([inb.service, inb.kind, inb.depth], ['ztunnel', 'server', 2], "the inbound ztunnel's bar under the waypoint's");
+  for (const b of [out!, wp!, ...(inb ? [inb] : [])]) {
+    t.ok(b.duration > 0 && b.width > 0, `${b.service} ${b.kind}: ${b.duration} ms, a ${b.width}px bar`);
+    t.match(b.label, b.service, `the bar's label names ${b.service}: "${b.label}"`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, 'trace-waterfall.png'), fullPage: true });
+  await page.goto(url);
 
   // 2. Deny the caller: its edge's error rate rises on the page within a few scrapes.
   await c.applyYaml(DENY);

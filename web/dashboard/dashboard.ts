@@ -1,6 +1,8 @@
 // The dashboard page: polls the control plane's JSON API every few seconds and draws the service
 // graph and the service/workload pages as plain SVG and tables. Routes: #/ (graph),
-// #/services/<ns>/<name>, #/workloads/<ns>/<name>.
+// #/services/<ns>/<name>, #/workloads/<ns>/<name>, #/traces?service=S (recent traces: S is a
+// service's <ns>/<name> or a reporting service such as waypoint.bookinfo) and #/trace/<id> (one
+// trace as a waterfall).
 
 interface GraphNode {
   id: string;
@@ -76,6 +78,41 @@ interface Page {
   series: GoldenPoint[];
 }
 
+interface TraceSummary {
+  traceId: string;
+  root: string;
+  rootService: string;
+  services: string[];
+  startedAt: string;
+  durationMs: number;
+  spanCount: number;
+  error: boolean;
+}
+
+interface TraceList {
+  source: string;
+  service?: string;
+  traces: TraceSummary[];
+}
+
+interface WaterfallSpan {
+  spanId: string;
+  parentSpanId: string | null;
+  depth: number;
+  missingParent: boolean;
+  service: string;
+  name: string;
+  kind: string;
+  offsetMs: number;
+  durationMs: number;
+  attributes: Record<string, string | number | boolean>;
+  status: { code: string; message?: string };
+}
+
+interface TraceDetail extends TraceSummary {
+  spans: WaterfallSpan[];
+}
+
 const POLL_MS = 2500;
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -145,6 +182,14 @@ function lockIcon(x: number, y: number): SVGElement {
   return g;
 }
 
+/** The traces page of a graph node: a service's (by <ns>/<name>) or a waypoint's (its span service name). */
+function tracesOf(nodeId: string): string | undefined {
+  const m = /^(service|waypoint):([^/]+)\/(.+)$/.exec(nodeId);
+  if (!m) return undefined;
+  const service = m[1] === 'service' ? `${m[2]}/${m[3]}` : `${m[3]}.${m[2]}`;
+  return `#/traces?service=${encodeURIComponent(service)}`;
+}
+
 const NODE_W = 190;
 const NODE_H = 40;
 
@@ -176,6 +221,11 @@ function drawGraph(g: Graph): Node {
     const ly = (y1 + y2) / 2 - 6;
     group.append(svg('text', { x: mid, y: ly, 'text-anchor': 'middle' }, edgeLabel(e, false)));
     if (e.mtls) group.append(lockIcon(mid - 5, ly - 26));
+    const traces = tracesOf(e.to);
+    if (traces) {
+      group.append(svg('title', {}, 'click: recent traces to this destination'));
+      group.addEventListener('click', () => (location.hash = traces));
+    }
     root.append(group);
   }
   for (const n of g.nodes) {
@@ -232,6 +282,7 @@ function applyingRows(list: Applying[]): Array<Array<Node | string>> {
 function drawPage(p: Page): Node {
   const box = el('div', { 'data-page': `${p.kind}:${p.namespace}/${p.name}` });
   box.append(el('h2', {}, `${p.kind} ${p.namespace}/${p.name}`));
+  if (p.kind === 'service') box.append(el('p', {}, el('a', { href: `#/traces?service=${encodeURIComponent(`${p.namespace}/${p.name}`)}`, 'data-link': 'traces' }, 'Traces to this service')));
   const facts: Array<[string, string]> = [];
   if (p.hostname) facts.push(['hostname', p.hostname]);
   if (p.addresses) facts.push(['addresses', p.addresses.join(', ')]);
@@ -265,6 +316,72 @@ function drawPage(p: Page): Node {
   return box;
 }
 
+const ms = (v: number): string => (v >= 1000 ? `${fmt(v / 1000, 2)} s` : `${fmt(v, v < 10 ? 2 : 1)} ms`);
+
+function drawTraceList(l: TraceList, asked: string): Node {
+  const box = el('div', { 'data-traces': asked });
+  box.append(el('h2', {}, `Traces: ${asked}`));
+  box.append(el('p', {}, `Newest first, from the ${l.source}${l.service && l.service !== asked ? ` (spans for ${l.service})` : ''}.`));
+  box.append(
+    table(
+      ['started', 'root', 'services', 'spans', 'duration', ''],
+      l.traces.map((t) => [
+        new Date(t.startedAt).toLocaleTimeString(),
+        el('a', { href: `#/trace/${t.traceId}`, 'data-trace': t.traceId, 'data-spans': String(t.spanCount) }, `${t.rootService} · ${t.root}`),
+        t.services.join(', '),
+        String(t.spanCount),
+        ms(t.durationMs),
+        t.error ? el('span', { class: 'bad' }, 'error') : '',
+      ]),
+    ),
+  );
+  return box;
+}
+
+const ROW_H = 26;
+const LABEL_W = 430;
+const BARS_W = 640;
+
+/** The spans as bars on one time axis, each row indented under its parent. */
+function drawWaterfall(t: TraceDetail): Node {
+  const total = Math.max(t.durationMs, 1e-6);
+  const x = (v: number): number => LABEL_W + (v / total) * BARS_W;
+  const height = 30 + t.spans.length * ROW_H + 10;
+  const root = svg('svg', { class: 'waterfall', width: LABEL_W + BARS_W + 90, height, 'data-waterfall': t.traceId });
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
+    root.append(svg('line', { x1: x(total * f), y1: 20, x2: x(total * f), y2: height - 6, class: 'tick' }));
+    root.append(svg('text', { x: x(total * f), y: 14, 'text-anchor': 'middle', class: 'axis' }, ms(total * f)));
+  }
+  t.spans.forEach((s, i) => {
+    const y = 26 + i * ROW_H;
+    const error = s.status.code === 'error';
+    const row = svg('g', { class: `span${error ? ' error' : ''}`, 'data-span': s.spanId, 'data-parent': s.parentSpanId ?? '', 'data-depth': s.depth, 'data-service': s.service, 'data-kind': s.kind, 'data-duration': s.durationMs, 'data-error': String(error) });
+    row.append(svg('title', {}, [`${s.service} · ${s.name} (${s.kind})`, `starts +${ms(s.offsetMs)}, lasts ${ms(s.durationMs)}`, ...(error ? [`error: ${s.status.message ?? ''}`] : []), ...(s.missingParent ? ['parent span not received'] : []), ...Object.entries(s.attributes).map(([k, v]) => `${k}=${v}`)].join('\n')));
+    row.append(svg('text', { x: 6 + s.depth * 16, y: y + 15, class: 'label' }, `${s.depth > 0 ? '└ ' : ''}${s.service} · ${s.name}`));
+    const bx = x(s.offsetMs);
+    const bw = Math.max(2, x(s.offsetMs + s.durationMs) - bx);
+    row.append(svg('rect', { x: bx, y: y + 3, width: bw, height: ROW_H - 8, rx: 2 }));
+    row.append(svg('text', { x: bx + bw + 4, y: y + 15, class: 'duration' }, `${ms(s.durationMs)}${error ? ' ✖ error' : ''}`));
+    root.append(row);
+  });
+  return root;
+}
+
+function drawTrace(t: TraceDetail): Node {
+  const box = el('div', { 'data-trace-page': t.traceId });
+  box.append(el('h2', {}, `Trace ${t.traceId}`));
+  box.append(el('p', {}, `${new Date(t.startedAt).toLocaleString()} · ${ms(t.durationMs)} · ${t.spanCount} spans · ${t.services.join(', ')}${t.error ? ' · ' : ''}`, ...(t.error ? [el('span', { class: 'bad' }, 'error')] : [])));
+  box.append(drawWaterfall(t));
+  box.append(el('h3', {}, 'Spans'));
+  box.append(
+    table(
+      ['service', 'name', 'kind', 'start', 'duration', 'status', 'attributes'],
+      t.spans.map((s) => [s.service, s.name, s.kind, `+${ms(s.offsetMs)}`, ms(s.durationMs), s.status.code === 'error' ? el('span', { class: 'bad' }, `error: ${s.status.message ?? ''}`) : s.status.code, Object.entries(s.attributes).map(([k, v]) => `${k}=${v}`).join(' ')]),
+    ),
+  );
+  return box;
+}
+
 async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(path, { cache: 'no-store' });
   const body = (await r.json()) as T & { error?: string };
@@ -277,8 +394,19 @@ async function render(): Promise<void> {
   const error = document.getElementById('error')!;
   const title = document.getElementById('title')!;
   const m = /^#\/(services|workloads)\/([^/]+)\/([^/]+)$/.exec(location.hash);
+  const list = /^#\/traces\?service=(.+)$/.exec(location.hash);
+  const one = /^#\/trace\/([0-9a-fA-F]+)$/.exec(location.hash);
   try {
-    if (m) {
+    if (list) {
+      const asked = decodeURIComponent(list[1]!);
+      const l = await getJson<TraceList>(`api/traces?service=${encodeURIComponent(asked)}&limit=30`);
+      title.textContent = `traces: ${asked}`;
+      view.replaceChildren(drawTraceList(l, asked));
+    } else if (one) {
+      const t = await getJson<TraceDetail>(`api/traces/${one[1]}`);
+      title.textContent = `trace ${t.traceId}`;
+      view.replaceChildren(drawTrace(t));
+    } else if (m) {
       const page = await getJson<Page>(`api/${m[1]}/${m[2]}/${m[3]}`);
       title.textContent = `${page.kind} ${page.namespace}/${page.name}`;
       view.replaceChildren(drawPage(page));
