@@ -189,7 +189,12 @@ def client(host, port, cert, key, ca, mode, arg):
         sid = connect(echo_at)
         status_of(sid)
         p.send_all(sid, b"before goaway", end=False)
-        e = wait(lambda e: isinstance(e, h2.events.ConnectionTerminated), timeout=10)
+        # The echo first, then the GOAWAY: h2 refuses DATA once it has seen one, so the test only
+        # sends it after this line (a loaded machine can delay the echo past any fixed sleep).
+        while p.received.get(sid, [0])[0] < len(b"before goaway"):
+            p.events += p.pump(timeout=10)
+        print(json.dumps({"echoed_before_goaway": p.received[sid][0]}), flush=True)
+        e = wait(lambda e: isinstance(e, h2.events.ConnectionTerminated), timeout=30)
         result.update(goaway_code=int(e.error_code), last_stream_id=e.last_stream_id)
         got = p.received.get(sid, [0, None])[0]
         if got < len(b"before goaway"):

@@ -59,12 +59,16 @@ interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
+/** Runs a command to its end; `onStdout` sees its output as it comes. */
+function run(cmd: string, args: string[], timeoutMs = 60_000, onStdout?: (soFar: string) => void): Promise<Run> {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(stdout);
+    });
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('close', (code) => {
@@ -99,8 +103,8 @@ t.test('HBONE HTTP/2 interop', { timeout: 600_000 }, async (t) => {
   const addr = await server.listen({ port: 0, host: '127.0.0.1' });
   t.teardown(() => server.close());
   const echoAt = `127.0.0.1:${echo.port}`;
-  const py = async (mode: string, arg = '', authority = echoAt): Promise<Record<string, unknown>> => {
-    const r = await run(PYTHON, [PEER, 'client', '127.0.0.1', String(addr.port), files.cert, files.key, files.ca, mode, arg || '0', authority], 180_000);
+  const py = async (mode: string, arg = '', authority = echoAt, onStdout?: (soFar: string) => void): Promise<Record<string, unknown>> => {
+    const r = await run(PYTHON, [PEER, 'client', '127.0.0.1', String(addr.port), files.cert, files.key, files.ca, mode, arg || '0', authority], 180_000, onStdout);
     if (r.code !== 0) throw new Error(`h2_peer.py client ${mode} exited ${r.code}: ${r.stderr.slice(-2000)}`);
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   };
@@ -118,8 +122,11 @@ t.test('HBONE HTTP/2 interop', { timeout: 600_000 }, async (t) => {
     const w = await py('window');
     t.ok((w.before_ack as number) > 0 && (w.before_ack as number) <= 65_535, `our server stopped at the client's window (${String(w.before_ack)} bytes)`);
     t.equal(w.total, 1 << 20, 'and sent the rest once the window reopened');
-    const drained = py('goaway-seen');
-    await new Promise((r) => setTimeout(r, 500));
+    // GOAWAY once the client has its echo (it says so on a line of its own).
+    let echoed: () => void = () => {};
+    const ready = new Promise<void>((r) => (echoed = r));
+    const drained = py('goaway-seen', '', echoAt, (soFar) => soFar.includes('echoed_before_goaway') && echoed());
+    await Promise.race([ready, drained]);
     server.goAway();
     const g = await drained;
     t.same(g, { goaway_code: 0, last_stream_id: 1, echoed: 13 }, 'GOAWAY NO_ERROR naming the live stream, which the server keeps');
