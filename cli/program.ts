@@ -13,9 +13,10 @@ import { dashboardCommand } from './commands/dashboard.js';
 import { addWaypointCommands } from './commands/waypoint.js';
 import { ztunnelConfigCommand } from './commands/ztunnel-config.js';
 import { proxyStatusCommand } from './commands/proxy-status.js';
+import { AMBIT_VERSION } from '../lib/version.js';
 
 export function buildProgram(): Command {
-  const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version('0.1.0');
+  const program = new Command('ambit').description('Ambit: a sidecar-less service mesh').version(AMBIT_VERSION);
   program.showHelpAfterError();
   // `ambit waypoint` runs the proxy; `ambit waypoint apply|list|delete` manage waypoints.
   const waypoint = addWaypointCommands(waypointCommand());

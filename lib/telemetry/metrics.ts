@@ -3,6 +3,7 @@
 // each end of a connection. Missing values are "unknown", as Istio reports them.
 import { Counter, Gauge, Registry } from 'prom-client';
 import { collectProcessMetrics } from './process-metrics.js';
+import { AMBIT_VERSION } from '../version.js';
 
 export const UNKNOWN = 'unknown';
 
@@ -176,7 +177,7 @@ export interface RegistryOptions {
 export function createMetricsRegistry(o: RegistryOptions): Registry {
   const registry = new Registry();
   const build = new Gauge({ name: 'istio_build', help: 'Build of the running component', labelNames: ['component', 'tag'], registers: [registry] });
-  build.set({ component: o.component, tag: o.tag ?? '0.1.0' }, 1);
+  build.set({ component: o.component, tag: o.tag ?? AMBIT_VERSION }, 1);
   if (o.processMetrics ?? true) collectProcessMetrics(registry);
   return registry;
 }

@@ -15,6 +15,7 @@ import { messageDecoder, type DeltaHandler } from '../../lib/xds/cache.js';
 import { XdsClient } from '../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_DESTINATION_POLICY, TYPE_L7_AUTHORIZATION, TYPE_RATE_LIMIT, TYPE_ROUTE_CONFIG, type BackoffOptions } from '../../lib/xds/types.js';
 import type { WaypointState } from '../state/state.js';
+import { AMBIT_VERSION } from '../../lib/version.js';
 
 export interface WaypointNode {
   gatewayName: string;
@@ -59,6 +60,7 @@ export function createXdsClient(state: WaypointState, w: XdsWiring): XdsClient {
         INSTANCE_IPS: w.node.instanceIp,
         NODE_NAME: w.node.nodeName,
         CLUSTER_ID: w.node.clusterId,
+        ISTIO_VERSION: AMBIT_VERSION,
         // Istio's waypoints identify their Gateway this way.
         'gateway.networking.k8s.io/gateway-name': w.node.gatewayName,
       },

@@ -9,6 +9,7 @@ import { XdsClient } from '../../lib/xds/client.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION, type BackoffOptions } from '../../lib/xds/types.js';
 import { addressHandler, authorizationHandler } from '../state/feed.js';
 import type { ProxyState } from '../state/state.js';
+import { AMBIT_VERSION } from '../../lib/version.js';
 
 export interface NodeIdentity {
   nodeName: string;
@@ -49,7 +50,7 @@ export function createXdsClient(state: ProxyState, w: XdsWiring): XdsClient {
     node: {
       id: nodeId(w.node),
       cluster: w.node.clusterId,
-      metadata: { NAME: w.node.podName, NAMESPACE: w.node.podNamespace, INSTANCE_IPS: w.node.instanceIp, NODE_NAME: w.node.nodeName, CLUSTER_ID: w.node.clusterId },
+      metadata: { NAME: w.node.podName, NAMESPACE: w.node.podNamespace, INSTANCE_IPS: w.node.instanceIp, NODE_NAME: w.node.nodeName, CLUSTER_ID: w.node.clusterId, ISTIO_VERSION: AMBIT_VERSION },
     },
     metadata: controlPlaneMetadata(w.token, w.node.clusterId),
     types: [
